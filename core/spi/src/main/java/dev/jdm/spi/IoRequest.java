@@ -1,0 +1,173 @@
+package dev.jdm.spi;
+
+import java.nio.ByteBuffer;
+
+/**
+ * One block I/O: the user-space {@code struct bio}. Mutable and reusable, so that frontends and the
+ * core can pool requests and allocate nothing per I/O in steady state.
+ *
+ * <p>Positions are in 512-byte sectors; lengths in bytes, always a multiple of 512. Data lives in
+ * {@link #data()} from {@link #dataOffset()} for {@link #bytes()} bytes; the buffer's own position and
+ * limit belong to whoever is doing the I/O at that moment, so a target that sends one buffer to
+ * several devices at once gives each of them a {@link ByteBuffer#duplicate()}.
+ *
+ * <p>Lifecycle: a submitter {@link #prepare}s the request and hands it to a device's {@code submit}.
+ * When the core calls {@link Target#map}, {@link #sector()} is relative to the start of the target's
+ * segment and the request never crosses the segment's end or the target's
+ * {@link Target#maxIoSectors()} boundary. The target then either {@link #remap}s it, or completes it
+ * itself with {@link #complete}. Exactly one {@link IoCompletion} call ends every request.
+ */
+public final class IoRequest {
+  /** Bytes in a sector, the unit of every position. */
+  public static final int SECTOR_SIZE = 512;
+  /** log2 of {@link #SECTOR_SIZE}. */
+  public static final int SECTOR_SHIFT = 9;
+
+  /** Flag: the write is durable when it completes (forced unit access). */
+  public static final int FUA = 1;
+  /** Flag: flush the device before this write, as the block layer's {@code REQ_PREFLUSH}. */
+  public static final int PREFLUSH = 1 << 1;
+  /** Flag on WRITE_ZEROES: keep the range allocated (NBD's {@code NO_HOLE}). */
+  public static final int NO_UNMAP = 1 << 2;
+  /** Flag on WRITE_ZEROES: fail with EOPNOTSUPP rather than zero slowly (NBD's {@code FAST_ZERO}). */
+  public static final int FAST_ZERO = 1 << 3;
+
+  private IoOp op = IoOp.READ;
+  private int flags;
+  private long sector;
+  private int bytes;
+  private ByteBuffer data;
+  private int dataOffset;
+  private IoCompletion completion;
+  private IoStatus status;
+  private BlockDevice device;
+  private Object attachment;
+
+  /** An empty request; {@link #prepare} it before use. */
+  public IoRequest() {}
+
+  /**
+   * Sets every field for a new I/O and clears the previous outcome.
+   *
+   * @param op what to do
+   * @param flags {@link #FUA}, {@link #PREFLUSH}, {@link #NO_UNMAP}, {@link #FAST_ZERO}, or 0
+   * @param sector first sector
+   * @param bytes length, a multiple of {@link #SECTOR_SIZE}; 0 for FLUSH
+   * @param data the data buffer for READ and WRITE, null otherwise
+   * @param dataOffset where in {@code data} the request's bytes start
+   * @param completion called once when the request ends
+   * @return this request
+   */
+  public IoRequest prepare(
+      IoOp op, int flags, long sector, int bytes, ByteBuffer data, int dataOffset,
+      IoCompletion completion) {
+    this.op = op;
+    this.flags = flags;
+    this.sector = sector;
+    this.bytes = bytes;
+    this.data = data;
+    this.dataOffset = dataOffset;
+    this.completion = completion;
+    this.status = null;
+    this.device = null;
+    return this;
+  }
+
+  /** What this request asks for. */
+  public IoOp op() {
+    return op;
+  }
+
+  /** Its flags; test with {@link #hasFlag}. */
+  public int flags() {
+    return flags;
+  }
+
+  /** Whether {@code flag} is set. */
+  public boolean hasFlag(int flag) {
+    return (flags & flag) != 0;
+  }
+
+  /** First sector; inside {@link Target#map}, relative to the segment's start. */
+  public long sector() {
+    return sector;
+  }
+
+  /** Length in bytes. */
+  public int bytes() {
+    return bytes;
+  }
+
+  /** Length in sectors. */
+  public long sectors() {
+    return bytes >>> SECTOR_SHIFT;
+  }
+
+  /** The data buffer (READ and WRITE), else null. */
+  public ByteBuffer data() {
+    return data;
+  }
+
+  /** Where in {@link #data()} this request's bytes start. */
+  public int dataOffset() {
+    return dataOffset;
+  }
+
+  /** The device chosen by the last {@link #remap}, else null. */
+  public BlockDevice device() {
+    return device;
+  }
+
+  /** How the request ended, or null while it runs. */
+  public IoStatus status() {
+    return status;
+  }
+
+  /** The submitter's own bookkeeping object, untouched by the core and by targets. */
+  public Object attachment() {
+    return attachment;
+  }
+
+  /** Sets the submitter's bookkeeping object. */
+  public void attach(Object attachment) {
+    this.attachment = attachment;
+  }
+
+  /**
+   * Points the request at {@code sector} of {@code device}; the target then returns
+   * {@link MapResult#REMAPPED} and the core submits it there.
+   */
+  public void remap(BlockDevice device, long sector) {
+    this.device = device;
+    this.sector = sector;
+  }
+
+  /** Moves the request to another sector on the same device (used by the core when it splits). */
+  public void moveTo(long sector) {
+    this.sector = sector;
+  }
+
+  /** Ends the request with {@code status} and calls its completion, once. */
+  public void complete(IoStatus status) {
+    this.status = status;
+    completion.completed(this);
+  }
+
+  /** Fills the request's data range with zeros, e.g. for a READ served from nothing. */
+  public void fillZeros() {
+    ByteBuffer b = data;
+    int end = dataOffset + bytes;
+    int i = dataOffset;
+    for (; i + 8 <= end; i += 8) {
+      b.putLong(i, 0L);
+    }
+    for (; i < end; i++) {
+      b.put(i, (byte) 0);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return op + " sector=" + sector + " bytes=" + bytes + " flags=" + flags;
+  }
+}
