@@ -1,0 +1,189 @@
+package dev.jdm.kernel;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.jdm.spi.IoRequest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The set of jdm devices and the dmsetup verbs on them: the kernel's device-mapper ioctl interface.
+ * Every method is safe to call from many threads; each device's verbs run one at a time.
+ */
+public final class DeviceMapper implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DeviceMapper.class);
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+:@-]{1,127}");
+
+  private final TargetRegistry registry;
+  private final BackingDevices backing = new BackingDevices(this);
+  private final ConcurrentSkipListMap<String, MappedDevice> devices =
+      new ConcurrentSkipListMap<>();
+  private final List<DeviceListener> listeners = new CopyOnWriteArrayList<>();
+  private final AtomicInteger minors = new AtomicInteger();
+  private final long suspendTimeoutNanos;
+  final FreeList<IoRequest> clones;
+  final FreeList<DmIo> ios;
+
+  /**
+   * A device mapper using {@code registry}, configured from {@code config}'s {@code jdm.kernel}
+   * section.
+   */
+  public DeviceMapper(TargetRegistry registry, Config config) {
+    config.checkValid(ConfigFactory.defaultReference(), "jdm.kernel");
+    Config k = config.getConfig("jdm.kernel");
+    this.registry = registry;
+    this.suspendTimeoutNanos = k.getDuration("suspend-timeout").toNanos();
+    int pool = k.getInt("request-pool-size");
+    this.clones = new FreeList<>(pool, IoRequest::new);
+    this.ios = new FreeList<>(pool, DmIo::new);
+  }
+
+  /** A device mapper with the defaults of {@code reference.conf}. */
+  public DeviceMapper(TargetRegistry registry) {
+    this(registry, ConfigFactory.defaultReference());
+  }
+
+  /** The target types this mapper builds tables from. */
+  public TargetRegistry registry() {
+    return registry;
+  }
+
+  /** How long a suspend waits for in-flight I/O. */
+  public Duration suspendTimeout() {
+    return Duration.ofNanos(suspendTimeoutNanos);
+  }
+
+  /** Registers a listener for devices created, changed and removed. */
+  public void addListener(DeviceListener l) {
+    listeners.add(l);
+  }
+
+  /** Unregisters a listener. */
+  public void removeListener(DeviceListener l) {
+    listeners.remove(l);
+  }
+
+  /**
+   * Creates a device, live at once with {@code table}, or without a table when it is null (then
+   * {@code load} and {@code resume} give it one), as {@code dmsetup create}.
+   */
+  public MappedDevice create(String name, String table, boolean readOnly) throws DmException {
+    if (!NAME.matcher(name).matches()) {
+      throw new DmException("'" + name + "': invalid device name: 1 to 127 of A-Z a-z 0-9 _ . +"
+          + " : @ -");
+    }
+    if (devices.containsKey(name)) {
+      throw new DmException(name + ": Device or resource busy: a device with this name exists");
+    }
+    Table t = table == null ? null : Table.build(name, table, readOnly, registry, backing);
+    MappedDevice d = new MappedDevice(name, minors.getAndIncrement(), readOnly, this,
+        suspendTimeoutNanos);
+    d.setLive(t);
+    if (devices.putIfAbsent(name, d) != null) {
+      if (t != null) {
+        t.close();
+      }
+      throw new DmException(name + ": Device or resource busy: a device with this name exists");
+    }
+    LOG.info("{}: created, {} sectors{}", name, d.sizeInSectors(), readOnly ? ", read-only" : "");
+    for (DeviceListener l : listeners) {
+      l.created(d);
+    }
+    return d;
+  }
+
+  /** The device called {@code name}, if any. */
+  public Optional<MappedDevice> find(String name) {
+    return Optional.ofNullable(devices.get(name));
+  }
+
+  /** The device called {@code name}. */
+  public MappedDevice get(String name) throws DmException {
+    MappedDevice d = devices.get(name);
+    if (d == null) {
+      throw new DmException(name + ": No such device");
+    }
+    return d;
+  }
+
+  /** Every device, by name. */
+  public List<MappedDevice> list() {
+    return List.copyOf(devices.values());
+  }
+
+  /** Builds {@code table} into the device's inactive slot ({@code dmsetup load / reload}). */
+  public void load(String name, String table) throws DmException {
+    MappedDevice d = get(name);
+    d.load(Table.build(name, table, d.readOnly(), registry, backing));
+  }
+
+  /** Drops the inactive table ({@code dmsetup clear}). */
+  public void clear(String name) throws DmException {
+    get(name).clear();
+  }
+
+  /** Suspends the device ({@code dmsetup suspend}). */
+  public void suspend(String name) throws DmException {
+    get(name).suspend();
+  }
+
+  /** Resumes the device, making a loaded table live ({@code dmsetup resume}). */
+  public void resume(String name) throws DmException {
+    get(name).resume();
+  }
+
+  /** Sends a message to a target ({@code dmsetup message}). */
+  public String message(String name, long sector, List<String> words) throws DmException {
+    return get(name).message(sector, words);
+  }
+
+  /**
+   * Removes the device ({@code dmsetup remove}): refused while another device's table uses it,
+   * unless forced.
+   */
+  public void remove(String name, boolean force) throws DmException {
+    MappedDevice d = get(name);
+    d.remove(force);
+    devices.remove(name, d);
+    LOG.info("{}: removed", name);
+    for (DeviceListener l : listeners) {
+      l.removed(d);
+    }
+  }
+
+  void announceChange(MappedDevice d) {
+    for (DeviceListener l : listeners) {
+      l.changed(d);
+    }
+  }
+
+  /** How many distinct backing files and devices are open now. */
+  public int openBackingDevices() {
+    return backing.openCount();
+  }
+
+  /** Removes every device, users before the devices they stack on, then closes the rest. */
+  @Override
+  public void close() {
+    while (!devices.isEmpty()) {
+      List<MappedDevice> order = new ArrayList<>(devices.values());
+      order.sort((a, b) -> Integer.compare(a.info().openCount(), b.info().openCount()));
+      MappedDevice d = order.getFirst();
+      try {
+        remove(d.name(), true);
+      } catch (DmException e) {
+        LOG.warn("{}", e.getMessage());
+        devices.remove(d.name());
+      }
+    }
+    backing.close();
+  }
+}

@@ -1,0 +1,56 @@
+package dev.jdm.kernel;
+
+import dev.jdm.spi.IoCompletion;
+import dev.jdm.spi.IoRequest;
+import dev.jdm.spi.IoStatus;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The core's bookkeeping for one submitted request, like the kernel's {@code struct dm_io}: the
+ * original request, the clones still out, and the first error. Pooled; every clone completes into
+ * it, and the last one ends the original.
+ */
+final class DmIo implements IoCompletion {
+  MappedDevice device;
+  Table table;
+  IoRequest original;
+  /** Set when a target asked to requeue a piece: the original waits for the next resume. */
+  volatile boolean requeue;
+  /** Set while a PREFLUSH runs: the data goes out once every device has flushed. */
+  boolean dataAfterFlush;
+  final AtomicInteger pending = new AtomicInteger();
+  final AtomicReference<IoStatus> error = new AtomicReference<>();
+
+  DmIo start(MappedDevice device, Table table, IoRequest original) {
+    this.device = device;
+    this.table = table;
+    this.original = original;
+    this.requeue = false;
+    this.dataAfterFlush = false;
+    this.error.set(null);
+    this.pending.set(1);
+    return this;
+  }
+
+  void fail(IoStatus status) {
+    error.compareAndSet(null, status);
+  }
+
+  @Override
+  public void completed(IoRequest clone) {
+    IoStatus s = clone.status();
+    if (s != IoStatus.OK) {
+      fail(s);
+    }
+    device.recycle(clone);
+    release();
+  }
+
+  /** Drops one pending piece; the last one finishes the original. */
+  void release() {
+    if (pending.decrementAndGet() == 0) {
+      device.finish(this);
+    }
+  }
+}

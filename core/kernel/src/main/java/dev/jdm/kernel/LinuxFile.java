@@ -1,0 +1,136 @@
+package dev.jdm.kernel;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The few Linux file calls the JDK does not offer, through FFM: {@code fallocate} (punch holes,
+ * zero ranges) and {@code lseek} with SEEK_DATA / SEEK_HOLE (find holes for block status). It keeps
+ * its own descriptor of the file, beside the {@code FileChannel} that does the reads and writes.
+ */
+final class LinuxFile implements AutoCloseable {
+  static final int FALLOC_FL_KEEP_SIZE = 0x01;
+  static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+  static final int FALLOC_FL_ZERO_RANGE = 0x10;
+  private static final int SEEK_DATA = 3;
+  private static final int SEEK_HOLE = 4;
+  private static final int O_RDONLY = 0;
+  private static final int O_RDWR = 2;
+  private static final int O_CLOEXEC = 0x80000;
+  /** errno: no data past the offset (lseek SEEK_DATA at a trailing hole). */
+  static final int ENXIO = 6;
+  /** errno: the file system does not support the operation. */
+  static final int EOPNOTSUPP = 95;
+
+  private static final Linker LINKER = Linker.nativeLinker();
+  private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+  private static final VarHandle ERRNO =
+      CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+  private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+  private static final MethodHandle OPEN = down("open",
+      FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+  private static final MethodHandle CLOSE = down("close",
+      FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  private static final MethodHandle FALLOCATE = down("fallocate",
+      FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  private static final MethodHandle LSEEK = down("lseek",
+      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+          ValueLayout.JAVA_INT));
+
+  private static MethodHandle down(String name, FunctionDescriptor fd) {
+    MemorySegment sym = LINKER.defaultLookup().find(name)
+        .orElseThrow(() -> new UnsatisfiedLinkError(name));
+    return LINKER.downcallHandle(sym, fd, CAPTURE);
+  }
+
+  private final int fd;
+
+  /** A failed call, with its errno kept for the caller to decide on. */
+  static final class ErrnoException extends IOException {
+    private static final long serialVersionUID = 1L;
+    final int errno;
+
+    ErrnoException(String call, int errno) {
+      super(call + " failed: errno " + errno);
+      this.errno = errno;
+    }
+  }
+
+  LinuxFile(String path, boolean writable) throws IOException {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = a.allocate(CALL_STATE);
+      int r = (int) OPEN.invokeExact(state, a.allocateFrom(path),
+          (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+      if (r < 0) {
+        throw new ErrnoException("open " + path, (int) ERRNO.get(state, 0L));
+      }
+      fd = r;
+    } catch (IOException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  /** {@code fallocate(fd, mode, offset, length)}. */
+  void fallocate(int mode, long offset, long length) throws ErrnoException {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = a.allocate(CALL_STATE);
+      int r = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
+      if (r < 0) {
+        throw new ErrnoException("fallocate", (int) ERRNO.get(state, 0L));
+      }
+    } catch (ErrnoException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  /** Next data offset at or after {@code offset}, or -1 when only a hole follows. */
+  long nextData(long offset) throws ErrnoException {
+    return seek(offset, SEEK_DATA);
+  }
+
+  /** Next hole offset at or after {@code offset} (the file's end counts as a hole). */
+  long nextHole(long offset) throws ErrnoException {
+    return seek(offset, SEEK_HOLE);
+  }
+
+  private long seek(long offset, int whence) throws ErrnoException {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = a.allocate(CALL_STATE);
+      long r = (long) LSEEK.invokeExact(state, fd, offset, whence);
+      if (r < 0) {
+        int errno = (int) ERRNO.get(state, 0L);
+        if (errno == ENXIO) {
+          return -1;
+        }
+        throw new ErrnoException("lseek", errno);
+      }
+      return r;
+    } catch (ErrnoException | RuntimeException | Error e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  @Override
+  public void close() {
+    try (Arena a = Arena.ofConfined()) {
+      int ignored = (int) CLOSE.invokeExact(a.allocate(CALL_STATE), fd);
+    } catch (Throwable t) {
+      // nothing useful to do when close fails
+    }
+  }
+}

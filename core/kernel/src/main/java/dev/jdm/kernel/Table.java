@@ -1,0 +1,143 @@
+package dev.jdm.kernel;
+
+import dev.jdm.spi.BlockDevice;
+import dev.jdm.spi.IoLimits;
+import dev.jdm.spi.StatusType;
+import dev.jdm.spi.Target;
+import dev.jdm.spi.TargetException;
+import dev.jdm.spi.TargetType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * A built table: segments contiguous from sector 0, each with its constructed target. Immutable once
+ * built; the data path reads it without locks. Closing it closes every target and releases its
+ * devices.
+ */
+final class Table implements AutoCloseable {
+  final Segment[] segments;
+  private final long[] starts;
+  final long size;
+  final boolean readOnly;
+  /** Every distinct device the targets use: the fan-out set for FLUSH. */
+  final BlockDevice[] devices;
+  final IoLimits limits;
+  final boolean discard;
+
+  private Table(Segment[] segments, boolean readOnly) {
+    this.segments = segments;
+    this.readOnly = readOnly;
+    this.starts = Arrays.stream(segments).mapToLong(s -> s.start).toArray();
+    this.size = segments.length == 0 ? 0 : segments[segments.length - 1].end();
+    Set<BlockDevice> devs = new LinkedHashSet<>();
+    IoLimits l = IoLimits.DEFAULT;
+    boolean d = segments.length > 0;
+    for (Segment s : segments) {
+      devs.addAll(s.target.devices());
+      l = l.combine(s.target.limits());
+      d &= s.discard;
+    }
+    this.devices = devs.toArray(BlockDevice[]::new);
+    this.limits = l;
+    this.discard = d;
+  }
+
+  /**
+   * Parses and constructs {@code text} for {@code device}. On any error every target built so far
+   * is closed and its devices released, and the message names device, target and line.
+   */
+  static Table build(String device, String text, boolean readOnly, TargetRegistry registry,
+      BackingDevices backing) throws DmException {
+    List<TableLine> lines = TableLine.parseAll(device, text);
+    if (lines.isEmpty()) {
+      throw new DmException(device + ": table: No targets in table");
+    }
+    List<Segment> built = new ArrayList<>();
+    try {
+      long next = 0;
+      for (TableLine line : lines) {
+        String where = " (line " + line.number() + ")";
+        String prefix = device + ": " + line.type() + ": ";
+        if (line.length() == 0) {
+          throw new DmException(prefix + "zero-length target" + where);
+        }
+        if (line.start() != next) {
+          throw new DmException(prefix + "Gap in table: segment starts at " + line.start()
+              + ", previous one ends at " + next + where);
+        }
+        if (line.start() + line.length() < 0) {
+          throw new DmException(prefix + "Invalid length: device would be too large" + where);
+        }
+        TargetRegistry.Registration reg = registry.lookup(line.type()).orElseThrow(
+            () -> new DmException(prefix + "unknown target type" + where));
+        TargetType type = reg.type();
+        if (type.features().contains(TargetType.Feature.SINGLETON) && lines.size() > 1) {
+          throw new DmException(prefix + "target type must appear alone in table" + where);
+        }
+        if (readOnly && type.features().contains(TargetType.Feature.ALWAYS_WRITEABLE)) {
+          throw new DmException(prefix + "target type may not be in a read-only table" + where);
+        }
+        SegmentContext ctx = new SegmentContext(device, line.start(), readOnly, backing);
+        Target target;
+        try {
+          target = type.create(ctx, line.length(), line.args());
+          if (target == null) {
+            throw new TargetException("constructor returned no target");
+          }
+        } catch (TargetException e) {
+          ctx.releaseAll();
+          throw new DmException(prefix + e.getMessage() + where, e);
+        } catch (RuntimeException e) {
+          ctx.releaseAll();
+          throw new DmException(prefix + "constructor failed: " + e + where, e);
+        }
+        reg.users().incrementAndGet();
+        built.add(new Segment(line.start(), line.length(), line.type(), reg, target, ctx));
+        next = line.start() + line.length();
+      }
+    } catch (DmException e) {
+      closeAll(built);
+      throw e;
+    }
+    return new Table(built.toArray(Segment[]::new), readOnly);
+  }
+
+  /** The segment holding {@code sector}, which must be below {@link #size}. */
+  Segment at(long sector) {
+    int i = Arrays.binarySearch(starts, sector);
+    return segments[i >= 0 ? i : -i - 2];
+  }
+
+  /** The table as dmsetup prints it: one line per segment. */
+  String text(StatusType type) {
+    return Arrays.stream(segments).map(s -> s.line(type)).collect(Collectors.joining("\n"));
+  }
+
+  /** Whether any target uses {@code device}. */
+  boolean uses(BlockDevice device) {
+    return Arrays.asList(devices).contains(device);
+  }
+
+  @Override
+  public void close() {
+    closeAll(Arrays.asList(segments));
+  }
+
+  private static void closeAll(List<Segment> segs) {
+    for (Segment s : segs) {
+      try {
+        s.target.close();
+      } catch (RuntimeException e) {
+        org.slf4j.LoggerFactory.getLogger(Table.class)
+            .warn("{}: {}: close failed: {}", s.context.deviceName(), s.typeName, e.toString());
+      } finally {
+        s.context.releaseAll();
+        s.registration.users().decrementAndGet();
+      }
+    }
+  }
+}
