@@ -192,6 +192,7 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         pos = hole;
       }
     } catch (IOException e) {
+      LOG.debug("{}: cannot tell holes: {}", path, e.toString());
       // A file system that cannot tell holes: all of it is data.
       if (pos < end) {
         sink.extent((end - pos) >>> IoRequest.SECTOR_SHIFT, 0);
