@@ -112,6 +112,18 @@ class MappedDeviceTest {
     assertEquals(IoStatus.EOPNOTSUPP, discard.get(30, TimeUnit.SECONDS));
     MappedDevice ro = dm.create("ro", "0 100 pass " + b + " 0 0", true);
     assertEquals(IoStatus.EPERM, io(ro, IoOp.WRITE, 0, new byte[512]));
+    List<String> traced = new ArrayList<>();
+    ro.trace((start, op, sector, bytes, latency, status) ->
+        traced.add(op + "," + sector + "," + bytes + "," + status));
+    assertEquals(IoStatus.OK, io(ro, IoOp.READ, 3, new byte[1024]));
+    assertEquals(List.of("READ,3,1024,OK"), traced);
+    DeviceStats.Snapshot st = ro.stats();
+    assertEquals(1, st.reads());
+    assertEquals(1, st.writes());
+    assertEquals(1, st.errors());
+    assertEquals(1024, st.readBytes());
+    assertEquals(0, st.inFlight());
+    assertTrue(st.p99Micros() >= st.p50Micros() && st.p50Micros() > 0);
   }
 
   @Test
