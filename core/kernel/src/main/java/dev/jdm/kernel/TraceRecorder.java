@@ -1,0 +1,273 @@
+package dev.jdm.kernel;
+
+import dev.jdm.spi.IoOp;
+import dev.jdm.spi.IoStatus;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Records every request a device completes as one CSV line, the seed's bio log built in. The
+ * completing thread only drops the record into a bounded lock-free ring (no allocation, no lock, no
+ * I/O); one writer thread drains the ring into the file. When the ring is full the record is
+ * dropped and counted: {@link #dropped()} says how many, so nothing is lost silently.
+ *
+ * <p>Columns, in the order of {@link #HEADER}: {@code time_ns} when the device accepted the request,
+ * in nanoseconds since the trace started (monotonic clock; the wall-clock start is
+ * {@link #startedAt()}); {@code op} in lower case ({@code read}, {@code write}, {@code flush},
+ * {@code discard}, {@code write_zeroes}); {@code sector} the first 512-byte sector; {@code bytes};
+ * {@code latency_us} in microseconds with three decimals; {@code result} {@code OK} or the error
+ * name ({@code EIO}, ...). Lines are in the order requests completed, so times are only nearly
+ * sorted.
+ */
+public final class TraceRecorder implements IoTracer, AutoCloseable {
+  /** The first line of every trace file. */
+  public static final String HEADER = "time_ns,op,sector,bytes,latency_us,result";
+
+  private static final Logger LOG = LoggerFactory.getLogger(TraceRecorder.class);
+  private static final IoOp[] OPS = IoOp.values();
+  private static final IoStatus[] STATUSES = IoStatus.values();
+  private static final byte[][] OP_NAMES = new byte[OPS.length][];
+  private static final byte[][] STATUS_NAMES = new byte[STATUSES.length][];
+  /** Longest line: five numbers of at most 20 characters, the longest names, separators. */
+  private static final int LINE_MAX = 5 * 20 + 12 + 10 + 8;
+  private static final int BUFFER_BYTES = 1 << 16;
+  private static final byte[] MIN_LONG =
+      Long.toString(Long.MIN_VALUE).getBytes(StandardCharsets.US_ASCII);
+  private static final long DROP_WARN_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+  static {
+    for (IoOp op : OPS) {
+      OP_NAMES[op.ordinal()] = op.name().toLowerCase(Locale.ROOT).getBytes(StandardCharsets.US_ASCII);
+    }
+    for (IoStatus s : STATUSES) {
+      STATUS_NAMES[s.ordinal()] = s.name().getBytes(StandardCharsets.US_ASCII);
+    }
+  }
+
+  private final String device;
+  private final WritableByteChannel out;
+  private final TraceRing ring;
+  private final long drainNanos;
+  private final long origin = System.nanoTime();
+  private final Instant startedAt = Instant.now();
+  private final ByteBuffer line = ByteBuffer.allocate(BUFFER_BYTES);
+  private final Thread writer;
+  private volatile boolean closing;
+  /** {@link #lines} and {@link #lostLines} as of the last flush, for other threads. */
+  private volatile long written;
+  private volatile long lost;
+  private long lines;
+  private long lostLines;
+  private IOException failure;
+
+  /**
+   * Starts recording into {@code out}, which the recorder owns and closes.
+   *
+   * @param device the device's name, for logs and the writer thread's name
+   * @param capacity records the ring holds before it drops (rounded up to a power of two)
+   * @param drainInterval how long the writer sleeps when the ring is empty
+   */
+  public TraceRecorder(String device, WritableByteChannel out, int capacity,
+      Duration drainInterval) throws IOException {
+    this.device = device;
+    this.out = out;
+    this.ring = new TraceRing(capacity);
+    this.drainNanos = drainInterval.toNanos();
+    ByteBuffer header = ByteBuffer.wrap((HEADER + "\n").getBytes(StandardCharsets.US_ASCII));
+    while (header.hasRemaining()) {
+      out.write(header);
+    }
+    writer = Thread.ofPlatform().daemon().name("jdm-trace-" + device).unstarted(this::run);
+    writer.start();
+  }
+
+  /**
+   * Starts recording into {@code file}, created (mode 0600) or truncated.
+   *
+   * @see #TraceRecorder(String, WritableByteChannel, int, Duration)
+   */
+  public static TraceRecorder toFile(String device, Path file, int capacity,
+      Duration drainInterval) throws IOException {
+    FileChannel ch = FileChannel.open(file, Set.of(StandardOpenOption.CREATE,
+        StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING),
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    try {
+      return new TraceRecorder(device, ch, capacity, drainInterval);
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  @Override
+  public void completed(long startNanos, IoOp op, long sector, int bytes, long latencyNanos,
+      IoStatus status) {
+    ring.offer(startNanos, sector, latencyNanos,
+        TraceRing.kind(op.ordinal(), status.ordinal(), bytes));
+  }
+
+  /** Lines written to the file so far, not counting the header. */
+  public long recorded() {
+    return written;
+  }
+
+  /** Records dropped so far: the ring was full, the trace was closing, or the file failed. */
+  public long dropped() {
+    return ring.dropped() + lost;
+  }
+
+  /** Records the ring holds before it drops. */
+  public int capacity() {
+    return ring.capacity();
+  }
+
+  /** Wall-clock time of {@code time_ns} 0. */
+  public Instant startedAt() {
+    return startedAt;
+  }
+
+  /**
+   * Writes out what is left and closes the file. Detach the recorder from its device first;
+   * records that still arrive are counted as dropped.
+   *
+   * @throws IOException if writing the file failed at any point (the records since are counted
+   *     as dropped)
+   */
+  @Override
+  public void close() throws IOException {
+    closing = true;
+    LockSupport.unpark(writer);
+    boolean interrupted = false;
+    while (writer.isAlive()) {
+      try {
+        writer.join();
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      out.close();
+    } catch (IOException e) {
+      if (failure == null) {
+        failure = e;
+      }
+    }
+    if (failure != null) {
+      throw new IOException(device + ": trace file: " + failure.getMessage(), failure);
+    }
+  }
+
+  private void run() {
+    long reportedDrops = 0;
+    long lastWarn = System.nanoTime() - DROP_WARN_NANOS;
+    while (!closing) {
+      int n = ring.drain(this::append);
+      flush();
+      long drops = dropped();
+      if (drops != reportedDrops && System.nanoTime() - lastWarn >= DROP_WARN_NANOS) {
+        LOG.warn("{}: trace buffer of {} records overflowed; {} records dropped so far", device,
+            ring.capacity(), drops);
+        reportedDrops = drops;
+        lastWarn = System.nanoTime();
+      }
+      if (n == 0) {
+        LockSupport.parkNanos(this, drainNanos);
+      }
+    }
+    ring.sealAndDrain(this::append);
+    flush();
+    LOG.info("{}: trace ended: {} records written, {} dropped", device, written, dropped());
+  }
+
+  private void append(long startNanos, long sector, long latencyNanos, long kind) {
+    if (failure != null) {
+      lostLines++;
+      return;
+    }
+    if (line.remaining() < LINE_MAX) {
+      flush();
+    }
+    ByteBuffer b = line;
+    putLong(b, startNanos - origin);
+    b.put((byte) ',').put(OP_NAMES[(int) (kind >>> 32) & 0xFF]).put((byte) ',');
+    putLong(b, sector);
+    b.put((byte) ',');
+    putLong(b, kind & 0xFFFF_FFFFL);
+    b.put((byte) ',');
+    putLong(b, latencyNanos / 1000);
+    b.put((byte) '.');
+    long frac = Math.abs(latencyNanos % 1000);
+    b.put((byte) ('0' + frac / 100)).put((byte) ('0' + frac / 10 % 10)).put((byte) ('0' + frac % 10));
+    b.put((byte) ',').put(STATUS_NAMES[(int) (kind >>> 40) & 0xFF]).put((byte) '\n');
+    lines++;
+  }
+
+  /** Writes the buffered lines; on failure keeps the error and counts them as dropped. */
+  private void flush() {
+    line.flip();
+    try {
+      while (line.hasRemaining() && failure == null) {
+        out.write(line);
+      }
+    } catch (IOException e) {
+      failure = e;
+      long pending = countLines(line);
+      lines -= pending;
+      lostLines += pending;
+      LOG.error("{}: writing the trace failed, later records are dropped: {}", device,
+          e.getMessage());
+    }
+    line.clear();
+    written = lines;
+    lost = lostLines;
+  }
+
+  private static long countLines(ByteBuffer b) {
+    long n = 0;
+    for (int i = b.position(); i < b.limit(); i++) {
+      if (b.get(i) == '\n') {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Appends the decimal digits of {@code v} without making a String. */
+  private static void putLong(ByteBuffer b, long v) {
+    if (v == Long.MIN_VALUE) {
+      b.put(MIN_LONG);
+      return;
+    }
+    if (v < 0) {
+      b.put((byte) '-');
+      v = -v;
+    }
+    int digits = 1;
+    for (long p = 10; digits < 19 && p <= v; p *= 10) {
+      digits++;
+    }
+    int end = b.position() + digits;
+    for (int i = end - 1; i >= b.position(); i--) {
+      b.put(i, (byte) ('0' + v % 10));
+      v /= 10;
+    }
+    b.position(end);
+  }
+}
