@@ -180,7 +180,7 @@ final class NbdFixture implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() throws IOException {
     List<Process> left;
     synchronized (processes) {
       left = new ArrayList<>(processes);
@@ -188,7 +188,11 @@ final class NbdFixture implements AutoCloseable {
     for (Process p : left) {
       p.descendants().forEach(ProcessHandle::destroyForcibly);
       p.destroyForcibly();
-      p.waitFor(10, TimeUnit.SECONDS);
+      try {
+        p.waitFor(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     try {
       server.close();

@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -251,13 +253,22 @@ final class NbdTestClient implements AutoCloseable {
     return b.flip();
   }
 
-  /** Whether the server closed the connection (reads the end of the stream, or nothing more). */
-  boolean closedByServer() throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(1);
-    try {
-      return channel.read(b) < 0;
-    } catch (IOException e) {
-      return true;
+  /**
+   * Whether the server closes the connection within {@code seconds}, sending nothing more before
+   * it does.
+   */
+  boolean closedByServer(int seconds) throws IOException {
+    channel.configureBlocking(false);
+    try (Selector s = Selector.open()) {
+      channel.register(s, SelectionKey.OP_READ);
+      if (s.select(seconds * 1000L) == 0) {
+        return false;
+      }
+      try {
+        return channel.read(ByteBuffer.allocate(1)) < 0;
+      } catch (IOException e) {
+        return true;
+      }
     }
   }
 
