@@ -10,6 +10,7 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -121,11 +122,16 @@ final class Connection implements Runnable {
     Handshake h = new Handshake(channel, server.exports(), server.config().tls(),
         server.sslContext(), server::closing);
     handshake = h;
-    ScheduledFuture<?> watchdog = server.timer().schedule(() -> {
-      LOG.warn("{}: handshake not finished within {}; disconnecting", peer,
-          server.config().handshakeTimeout());
-      h.transport().close();
-    }, server.config().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> watchdog;
+    try {
+      watchdog = server.timer().schedule(() -> {
+        LOG.warn("{}: handshake not finished within {}; disconnecting", peer,
+            server.config().handshakeTimeout());
+        h.transport().close();
+      }, server.config().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException stopping) {
+      return false;
+    }
     Optional<Session> s;
     try {
       s = h.run();
@@ -597,12 +603,16 @@ final class Connection implements Runnable {
   /** The device went away: answer ESHUTDOWN from now on, and cut the client off after a grace. */
   void deviceRemoved() {
     deviceGone = true;
-    server.timer().schedule(() -> {
-      if (!closed.get()) {
-        LOG.info("{}: export {} was removed; disconnecting", peer, device().name());
-        transport.shutdownInput();
-      }
-    }, server.config().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      server.timer().schedule(() -> {
+        if (!closed.get()) {
+          LOG.info("{}: export {} was removed; disconnecting", peer, device().name());
+          transport.shutdownInput();
+        }
+      }, server.config().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException stopping) {
+      transport.shutdownInput();
+    }
   }
 
   /** Stops reading; requests in flight finish and are answered, then the connection closes. */

@@ -3,6 +3,7 @@ package dev.jdm.nbd;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigValue;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -100,14 +101,19 @@ record NbdConfig(
     Path key = path(c, "tls.key");
     Path trust = path(c, "tls.trust");
     if (mode != TlsMode.OFF) {
+      // A missing file is reported where TLS was turned on, not where the empty default sits.
+      ConfigOrigin on = c.getValue("tls.mode").origin();
       if (cert == null) {
-        throw bad(c, "tls.certificate", "a certificate file is needed when tls.mode is " + modeText);
+        throw new ConfigException.BadValue(on, SECTION + ".tls.certificate",
+            "a certificate file is needed when tls.mode is " + modeText);
       }
       if (key == null) {
-        throw bad(c, "tls.key", "a private key file is needed when tls.mode is " + modeText);
+        throw new ConfigException.BadValue(on, SECTION + ".tls.key",
+            "a private key file is needed when tls.mode is " + modeText);
       }
       if (verify && trust == null) {
-        throw bad(c, "tls.trust", "a CA file is needed when tls.verify-client is true");
+        throw new ConfigException.BadValue(c.getValue("tls.verify-client").origin(),
+            SECTION + ".tls.trust", "a CA file is needed when tls.verify-client is true");
       }
     }
     return new Tls(mode, cert, key, trust, verify);
