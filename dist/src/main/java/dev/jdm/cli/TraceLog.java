@@ -18,7 +18,7 @@ import java.util.stream.Collectors;
  * A trace file written by {@link TraceRecorder}, read back into columns: the requests a
  * {@link Filter} keeps, in file order.
  */
-final class TraceLog {
+public final class TraceLog {
   private static final IoOp[] OPS = IoOp.values();
   private static final int COLUMNS = 6;
 
@@ -34,16 +34,17 @@ final class TraceLog {
   private TraceLog() {}
 
   /** Which requests to keep: start sector in {@code [fromSector, toSector)} and op in {@code ops}. */
-  record Filter(long fromSector, long toSector, Set<IoOp> ops) {
+  public record Filter(long fromSector, long toSector, Set<IoOp> ops) {
     /** Reads and writes anywhere on the device. */
-    static final Filter DEFAULT = new Filter(0, Long.MAX_VALUE, EnumSet.of(IoOp.READ, IoOp.WRITE));
+    public static final Filter DEFAULT =
+        new Filter(0, Long.MAX_VALUE, EnumSet.of(IoOp.READ, IoOp.WRITE));
 
     boolean keeps(IoOp o, long s) {
       return ops.contains(o) && s >= fromSector && s < toSector;
     }
 
     /** Parses {@code FROM:TO} (either side may be empty) into a filter with {@code ops}. */
-    static Filter parse(String sectors, String opNames) {
+    public static Filter parse(String sectors, String opNames) {
       long from = 0;
       long to = Long.MAX_VALUE;
       if (sectors != null) {
@@ -88,7 +89,7 @@ final class TraceLog {
   }
 
   /** The name of {@code o} in a trace file. */
-  static String opName(IoOp o) {
+  public static String opName(IoOp o) {
     return o.name().toLowerCase(Locale.ROOT);
   }
 
@@ -107,7 +108,7 @@ final class TraceLog {
    * @param progress told how many bytes have been read
    * @throws TraceFormatException naming the file and line of the first thing that is not a trace
    */
-  static TraceLog read(Path file, Filter filter, ProgressBar progress) throws IOException {
+  public static TraceLog read(Path file, Filter filter, ProgressBar progress) throws IOException {
     TraceLog log = new TraceLog();
     try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.US_ASCII)) {
       String header = in.readLine();
@@ -188,42 +189,47 @@ final class TraceLog {
   }
 
   /** Requests kept. */
-  int size() {
+  public int size() {
     return size;
   }
 
   /** Requests in the file, kept or not. */
-  long records() {
+  public long records() {
     return records;
   }
 
   /** Kept requests that failed. */
-  int errors() {
+  public int errors() {
     return errors;
   }
 
-  long timeNs(int i) {
+  /** Kept request {@code i}'s start, in nanoseconds since the trace began. */
+  public long timeNs(int i) {
     return timeNs[i];
   }
 
-  IoOp op(int i) {
+  /** Kept request {@code i}'s op. */
+  public IoOp op(int i) {
     return OPS[op[i]];
   }
 
-  long sector(int i) {
+  /** Kept request {@code i}'s first sector. */
+  public long sector(int i) {
     return sector[i];
   }
 
-  int bytes(int i) {
+  /** Kept request {@code i}'s length in bytes. */
+  public int bytes(int i) {
     return bytes[i];
   }
 
-  double latencyUs(int i) {
+  /** Kept request {@code i}'s latency in microseconds. */
+  public double latencyUs(int i) {
     return latencyUs[i];
   }
 
   /** A line of the file that is not what {@link TraceRecorder} writes. */
-  static final class TraceFormatException extends IllegalArgumentException {
+  public static final class TraceFormatException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
     TraceFormatException(String message) {

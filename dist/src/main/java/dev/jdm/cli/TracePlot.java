@@ -33,16 +33,16 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * each size; below, right, the latency p50 and p99 in time buckets. The output's extension picks
  * PNG or SVG.
  */
-final class TracePlot {
+public final class TracePlot {
   /** The colour of each op's points and bars. */
-  static final Map<IoOp, Color> COLOURS = new EnumMap<>(Map.of(
+  public static final Map<IoOp, Color> COLOURS = new EnumMap<>(Map.of(
       IoOp.READ, new Color(0x1F77B4),
       IoOp.WRITE, new Color(0xD62728),
       IoOp.FLUSH, new Color(0x8C564B),
       IoOp.DISCARD, new Color(0x2CA02C),
       IoOp.WRITE_ZEROES, new Color(0xFF7F0E)));
   /** Share of the height the sector panel takes. */
-  static final double TOP_SHARE = 0.55;
+  public static final double TOP_SHARE = 0.55;
   private static final Color P50 = new Color(0x1B9E77);
   private static final Color P99 = new Color(0x7570B3);
   private static final double NS_PER_S = 1e9;
@@ -53,7 +53,7 @@ final class TracePlot {
   private final int latencyBuckets;
 
   /** A plotter with the settings of {@code jdm.trace.plot}. */
-  TracePlot(Config plot) {
+  public TracePlot(Config plot) {
     this.maxPoints = plot.getInt("max-points");
     this.latencyBuckets = plot.getInt("latency-buckets");
   }
@@ -65,7 +65,7 @@ final class TracePlot {
    * @param title what the trace is, for the top panel's title
    * @param filter what was kept, to scale the sector axis to a requested range
    */
-  void write(TraceLog log, String title, TraceLog.Filter filter, Path out, int width, int height)
+  public void write(TraceLog log, String title, TraceLog.Filter filter, Path out, int width, int height)
       throws IOException {
     String format = format(out);
     if (width < 200 || height < 200) {
@@ -135,10 +135,11 @@ final class TracePlot {
     c.setYAxisTitle("sector");
     style(c.getStyler());
     c.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
-    c.getStyler().setMarkerSize(4);
+    // Big dots while they stay apart, small ones when there are many.
+    int drawn = log.size() / stride;
+    c.getStyler().setMarkerSize(drawn < 2000 ? 7 : drawn < 50000 ? 4 : 2);
     c.getStyler().setYAxisDecimalPattern("#,##0");
     c.getStyler().setXAxisDecimalPattern("0.###");
-    c.getStyler().setXAxisMin(0.0);
     if (filter.fromSector() > 0) {
       c.getStyler().setYAxisMin((double) filter.fromSector());
     }
@@ -166,13 +167,23 @@ final class TracePlot {
     return c;
   }
 
-  /** Requests per size, in power-of-two buckets labelled by their lower edge. */
+  /**
+   * Requests per size, in power-of-two buckets labelled by their lower edge. Flushes, which have
+   * no size, only count when there is nothing else.
+   */
   private static CategoryChart sizes(TraceLog log, int w, int h) {
     int buckets = 33;
+    boolean sized = false;
+    for (int i = 0; i < log.size() && !sized; i++) {
+      sized = log.op(i) != IoOp.FLUSH;
+    }
     Map<IoOp, double[]> counts = new EnumMap<>(IoOp.class);
     int lo = buckets;
     int hi = 0;
     for (int i = 0; i < log.size(); i++) {
+      if (sized && log.op(i) == IoOp.FLUSH) {
+        continue;
+      }
       int b = log.bytes(i) <= 0 ? 0 : 32 - Integer.numberOfLeadingZeros(log.bytes(i));
       counts.computeIfAbsent(log.op(i), o -> new double[buckets])[b]++;
       lo = Math.min(lo, b);
@@ -263,6 +274,7 @@ final class TracePlot {
     double lo = p50.stream().mapToDouble(Double::doubleValue).min().orElse(1);
     double hi = p99.stream().mapToDouble(Double::doubleValue).max().orElse(1);
     c.getStyler().setYAxisLogarithmic(hi / lo > LOG_AXIS_RATIO);
+    c.getStyler().setYAxisDecimalPattern("#,##0.###");
     c.getStyler().setMarkerSize(5);
     XYSeries s99 = c.addSeries("p99", xs, p99);
     s99.setLineColor(P99);
