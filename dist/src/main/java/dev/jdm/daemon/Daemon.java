@@ -1,6 +1,7 @@
 package dev.jdm.daemon;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.DmException;
 import dev.jdm.kernel.Frontend;
@@ -78,6 +79,9 @@ public final class Daemon implements AutoCloseable {
       LOG.info("jdm {} serving {} device(s), control socket {}", JdmVersion.get(),
           mapper.list().size(), runtime.socket());
       return new Daemon(runtime, mapper, frontends, started);
+    } catch (ConfigException e) {
+      stop(started);
+      throw new StartFailed(e.getMessage(), e);
     } catch (StartFailed | RuntimeException e) {
       stop(started);
       throw e;

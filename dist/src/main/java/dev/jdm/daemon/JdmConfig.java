@@ -112,7 +112,7 @@ public final class JdmConfig {
     Config defaults = config.getConfig("jdm.device-defaults");
     List<DeviceSpec> out = new ArrayList<>();
     for (String name : inFileOrder("jdm.devices")) {
-      Config d = config.getConfig("jdm.devices." + ConfigUtil.quoteString(name))
+      Config d = config.getConfig(key("jdm.devices", name))
           .withFallback(defaults);
       out.add(DeviceSpec.of(name, d.getValue("table"), d.getBoolean("read-only")));
     }
@@ -123,7 +123,7 @@ public final class JdmConfig {
   public List<ImageSpec> images() {
     List<ImageSpec> out = new ArrayList<>();
     for (String name : inFileOrder("jdm.images")) {
-      Config i = config.getConfig("jdm.images." + ConfigUtil.quoteString(name));
+      Config i = config.getConfig(key("jdm.images", name));
       out.add(new ImageSpec(name, Path.of(i.getString("path")), i.getBytes("size")));
     }
     return out;
@@ -132,6 +132,12 @@ public final class JdmConfig {
   /** The frontend sections present, by name: each provider reads its own. */
   public Set<String> frontendSections() {
     return config.getObject("jdm.frontends").keySet();
+  }
+
+  /** The path of {@code name} under {@code parent}, quoted only when it has to be. */
+  static String key(String parent, String name) {
+    String k = name.matches("[A-Za-z0-9_-]+") ? name : ConfigUtil.quoteString(name);
+    return parent.isEmpty() ? k : parent + "." + k;
   }
 
   private List<String> inFileOrder(String path) {
@@ -162,10 +168,18 @@ public final class JdmConfig {
     }
   }
 
-  /** Reads every device and image once, so a bad value stops the start, not a later use. */
+  /** Reads every value of jdm's own once, so a bad one stops the start, not a later use. */
   private void checkSections(List<String> problems) {
+    try {
+      runtimeDir();
+      stateDir();
+      pluginsDir();
+      shutdownTimeout();
+    } catch (ConfigException e) {
+      problems.add(e.getMessage());
+    }
     for (String name : config.getObject("jdm.devices").keySet()) {
-      String path = "jdm.devices." + ConfigUtil.quoteString(name);
+      String path = key("jdm.devices", name);
       try {
         ConfigValue v = config.getValue(path);
         if (v.valueType() != ConfigValueType.OBJECT) {
@@ -185,7 +199,7 @@ public final class JdmConfig {
       }
     }
     for (String name : config.getObject("jdm.images").keySet()) {
-      String path = "jdm.images." + ConfigUtil.quoteString(name);
+      String path = key("jdm.images", name);
       try {
         Config i = config.getConfig(path);
         i.getString("path");

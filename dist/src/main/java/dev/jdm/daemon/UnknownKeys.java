@@ -2,7 +2,6 @@ package dev.jdm.daemon;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigObject;
-import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
 import java.util.List;
@@ -27,7 +26,7 @@ record UnknownKeys(Config reference, List<String> problems) {
       return;
     }
     for (Map.Entry<String, ConfigValue> e : object.entrySet()) {
-      String path = join(parent, e.getKey());
+      String path = JdmConfig.key(parent, e.getKey());
       ConfigValue v = e.getValue();
       if (!reference.hasPathOrNull(path)) {
         unknown(path, v);
@@ -45,10 +44,10 @@ record UnknownKeys(Config reference, List<String> problems) {
   private void walkNamed(ConfigObject named, String parent, Set<String> allowed) {
     for (Map.Entry<String, ConfigValue> entry : named.entrySet()) {
       if (entry.getValue() instanceof ConfigObject item) {
-        String itemPath = join(parent, entry.getKey());
+        String itemPath = JdmConfig.key(parent, entry.getKey());
         for (Map.Entry<String, ConfigValue> key : item.entrySet()) {
           if (!allowed.contains(key.getKey())) {
-            unknown(join(itemPath, key.getKey()), key.getValue());
+            unknown(JdmConfig.key(itemPath, key.getKey()), key.getValue());
           }
         }
       }
@@ -57,10 +56,5 @@ record UnknownKeys(Config reference, List<String> problems) {
 
   private void unknown(String path, ConfigValue v) {
     problems.add(v.origin().description() + ": unknown key " + path);
-  }
-
-  private static String join(String parent, String key) {
-    String k = key.matches("[A-Za-z0-9_-]+") ? key : ConfigUtil.quoteString(key);
-    return parent.isEmpty() ? k : parent + "." + k;
   }
 }
