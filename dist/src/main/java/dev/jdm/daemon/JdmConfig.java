@@ -51,8 +51,11 @@ public final class JdmConfig {
     Config user;
     if (file.isPresent()) {
       Path f = file.get();
-      if (!Files.isRegularFile(f)) {
+      if (!Files.exists(f)) {
         throw new ConfigProblem(f + ": No such file");
+      }
+      if (Files.isDirectory(f)) {
+        throw new ConfigProblem(f + ": Is a directory");
       }
       user = parse(() -> ConfigFactory.parseFile(f.toFile(), STRICT));
     } else {

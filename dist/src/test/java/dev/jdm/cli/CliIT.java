@@ -35,8 +35,7 @@ class CliIT {
   @BeforeAll
   static void start() throws Exception {
     home = Distribution.home();
-    env = Map.of("JDM_RUNTIME_DIR", tmp.resolve("run").toString(),
-        "JDM_STATE_DIR", tmp.resolve("state").toString());
+    env = Distribution.env(tmp);
     if (!Files.exists(MYDISK)) {
       try (RandomAccessFile f = new RandomAccessFile(MYDISK.toFile(), "rw")) {
         f.setLength(128L << 20);

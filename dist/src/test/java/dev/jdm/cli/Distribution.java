@@ -26,6 +26,16 @@ final class Distribution {
 
   private Distribution() {}
 
+  /**
+   * The environment a test daemon and its verbs run in: runtime and state dirs under {@code dir},
+   * and the NBD frontend (on by default, on a fixed port) off, so tests never fight over a port.
+   */
+  static Map<String, String> env(Path dir) {
+    return Map.of("JDM_RUNTIME_DIR", dir.resolve("run").toString(),
+        "JDM_STATE_DIR", dir.resolve("state").toString(),
+        "CONFIG_FORCE_jdm_frontends_nbd_enabled", "false");
+  }
+
   /** The tree built by {@code mvn package}. */
   static Path home() {
     String p = System.getProperty("jdm.dist");

@@ -72,8 +72,7 @@ class PluginDropIT {
   @Test
   void aTargetJarDroppedIntoPluginsIsThereAfterARestart() throws Exception {
     Path home = install();
-    Map<String, String> env = Map.of("JDM_RUNTIME_DIR", tmp.resolve("run").toString(),
-        "JDM_STATE_DIR", tmp.resolve("state").toString());
+    Map<String, String> env = Distribution.env(tmp);
     Path config = tmp.resolve("jdm.conf");
     Files.writeString(config, "jdm {}\n");
 

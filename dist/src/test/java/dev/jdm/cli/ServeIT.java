@@ -26,7 +26,7 @@ class ServeIT {
   void setUp() throws Exception {
     home = Distribution.home();
     run = tmp.resolve("run");
-    env = Map.of("JDM_RUNTIME_DIR", run.toString(), "JDM_STATE_DIR", tmp.resolve("state").toString());
+    env = Distribution.env(tmp);
     emptyConfig = tmp.resolve("empty.conf");
     Files.writeString(emptyConfig, "jdm {}\n");
   }

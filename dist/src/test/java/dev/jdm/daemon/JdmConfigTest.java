@@ -138,6 +138,15 @@ class JdmConfigTest {
   }
 
   @Test
+  void devNullIsAConfigurationWithNothingInIt() throws Exception {
+    JdmConfig c = JdmConfig.load(Optional.of(Path.of("/dev/null")), Map.of());
+    assertEquals(List.of(), c.devices());
+    assertEquals(List.of(), c.images());
+    assertEquals(tmp + ": Is a directory", assertThrows(ConfigProblem.class,
+        () -> JdmConfig.load(Optional.of(tmp), Map.of())).getMessage());
+  }
+
+  @Test
   void devicesComeInTheOrderOfTheFile() throws Exception {
     JdmConfig c = JdmConfig.load(Optional.of(file("""
         jdm.devices {
