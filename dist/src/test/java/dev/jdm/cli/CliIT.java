@@ -35,7 +35,8 @@ class CliIT {
   @BeforeAll
   static void start() throws Exception {
     home = Distribution.home();
-    env = Distribution.env(tmp);
+    env = new java.util.HashMap<>(Distribution.env(tmp));
+    env.put("CONFIG_FORCE_jdm_devices_from__env_table", "0 8 zero");
     if (!Files.exists(MYDISK)) {
       try (RandomAccessFile f = new RandomAccessFile(MYDISK.toFile(), "rw")) {
         f.setLength(128L << 20);
@@ -108,6 +109,11 @@ class CliIT {
     assertEquals("", jdm("remove", "tutorial_copy").ok());
     assertEquals("", jdm("remove", "my_device_mapper").ok());
     assertTrue(jdm("ls").ok().lines().noneMatch(l -> l.startsWith("my_device_mapper\t")));
+  }
+
+  @Test
+  void anEnvironmentVariableSetsAKey() throws Exception {
+    assertEquals("0 8 zero\n", jdm("table", "from-env").ok());
   }
 
   @Test

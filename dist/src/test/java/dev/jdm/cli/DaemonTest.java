@@ -116,6 +116,23 @@ class DaemonTest {
   }
 
   @Test
+  void stopFlushesEveryWritableDeviceBeforeRemovingIt() throws Exception {
+    Path img = tmp.resolve("state/img");
+    List<String> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+    try (InProcessDaemon d = InProcessDaemon.start(tmp, """
+          images.img { path = "%s", size = 1 MiB }
+          devices.w.table = "0 2048 linear %s 0"
+          devices.r { table = "0 2048 zero", read-only = true }
+        """.formatted(img, img))) {
+      for (String name : List.of("w", "r")) {
+        d.daemon.mapper().get(name).trace((start, op, sector, bytes, latency, status) ->
+            heard.add(name + " " + op + " " + status));
+      }
+    }
+    assertEquals(List.of("w FLUSH OK"), heard);
+  }
+
+  @Test
   void anExistingImageIsLeftAlone() throws Exception {
     Path img = tmp.resolve("state/img");
     Files.createDirectories(img.getParent());
