@@ -20,7 +20,9 @@ record PassTarget(BlockDevice dev, long offset, long maxIo, String args,
 
   @Override
   public MapResult map(IoRequest r) {
-    seen.add(r.sector() + "+" + r.sectors());
+    if (seen != null) {
+      seen.add(r.sector() + "+" + r.sectors());
+    }
     r.remap(dev, offset + r.sector());
     return MapResult.REMAPPED;
   }
@@ -46,7 +48,7 @@ record PassTarget(BlockDevice dev, long offset, long maxIo, String args,
   }
 
   static final class Type implements TargetType {
-    final ConcurrentLinkedQueue<String> seen = new ConcurrentLinkedQueue<>();
+    final ConcurrentLinkedQueue<String> seen;
     private final String name;
     private final Set<Feature> features;
 
@@ -55,8 +57,14 @@ record PassTarget(BlockDevice dev, long offset, long maxIo, String args,
     }
 
     Type(String name, Set<Feature> features) {
+      this(name, features, new ConcurrentLinkedQueue<>());
+    }
+
+    /** A type whose targets record nothing (seen == null), for allocation counts. */
+    Type(String name, Set<Feature> features, ConcurrentLinkedQueue<String> seen) {
       this.name = name;
       this.features = features;
+      this.seen = seen;
     }
 
     @Override
