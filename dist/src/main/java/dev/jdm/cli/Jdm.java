@@ -30,7 +30,7 @@ import picocli.CommandLine.ScopeType;
  * standard error says why), 2 wrong usage.
  */
 @Command(name = "jdm", mixinStandardHelpOptions = true, versionProvider = Jdm.Version.class,
-    subcommands = ServeCommand.class,
+    subcommands = {ServeCommand.class, TraceCommand.class},
     description = "The Linux device-mapper in user space. 'jdm serve' runs the daemon; the other"
         + " commands are dmsetup's, talking to it.")
 public final class Jdm implements Callable<Integer> {
@@ -71,8 +71,9 @@ public final class Jdm implements Callable<Integer> {
     cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
     cl.setExecutionExceptionHandler((e, sub, parsed) -> {
       if (e instanceof UsageError) {
-        sub.getErr().println("jdm " + sub.getCommandName() + ": " + e.getMessage());
-        sub.getErr().println("Try 'jdm " + sub.getCommandName() + " --help'.");
+        String verb = sub.getCommandSpec().qualifiedName();
+        sub.getErr().println(verb + ": " + e.getMessage());
+        sub.getErr().println("Try '" + verb + " --help'.");
         return USAGE;
       }
       if (e instanceof IOException || e instanceof ConfigProblem) {
@@ -173,7 +174,10 @@ public final class Jdm implements Callable<Integer> {
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,
-      description = "Print the targets' status lines of device NAME, or of every device.")
+      description = "Print the targets' status lines of device NAME, or of every device. With"
+          + " NAME, two more lines: 'stats:' counters since the device was created (reads,"
+          + " writes, bytes, errors, in flight, latency p50/p99 in microseconds, upper edges of"
+          + " power-of-two buckets) and 'trace:' (off, or on with its file and counts).")
   int status(@Parameters(arity = "0..1", paramLabel = "NAME", description = "The device's name.")
       String name) throws IOException {
     return send("status", Optional.ofNullable(name).stream().toList());
@@ -220,7 +224,8 @@ public final class Jdm implements Callable<Integer> {
         : r);
   }
 
-  private int send(String verb, List<String> args) throws IOException {
+  /** Sends a verb to the daemon and prints its reply; returns the exit code. */
+  int send(String verb, List<String> args) throws IOException {
     return print(ControlClient.call(runtimeDir(), verb, args));
   }
 

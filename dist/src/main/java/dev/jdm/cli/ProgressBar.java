@@ -6,7 +6,7 @@ import java.io.PrintStream;
  * A one-line progress bar on standard error for long operations, drawn only when jdm runs on a
  * terminal: in scripts and pipes it prints nothing.
  */
-public final class ProgressBar implements AutoCloseable {
+final class ProgressBar implements AutoCloseable {
   private static final int WIDTH = 30;
 
   private final PrintStream out;
@@ -21,19 +21,19 @@ public final class ProgressBar implements AutoCloseable {
   }
 
   /** A bar for {@code total} units of work, or a silent one when not on a terminal. */
-  public static ProgressBar open(String label, long total) {
+  static ProgressBar open(String label, long total) {
     var console = System.console();
     return new ProgressBar(console != null && console.isTerminal() ? System.err : null, label,
         total);
   }
 
   /** A bar that never prints. */
-  public static ProgressBar silent() {
+  static ProgressBar silent() {
     return new ProgressBar(null, "", 1);
   }
 
   /** Redraws the bar when {@code done} moves it by a percent or more. */
-  public void at(long done) {
+  void at(long done) {
     int pct = (int) Math.min(100, done * 100 / total);
     if (out == null || pct == shown) {
       return;

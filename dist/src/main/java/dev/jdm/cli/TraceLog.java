@@ -18,7 +18,7 @@ import java.util.stream.Collectors;
  * A trace file written by {@link TraceRecorder}, read back into columns: the requests a
  * {@link Filter} keeps, in file order.
  */
-public final class TraceLog {
+final class TraceLog {
   private static final IoOp[] OPS = IoOp.values();
   private static final int COLUMNS = 6;
 
@@ -33,10 +33,10 @@ public final class TraceLog {
 
   private TraceLog() {}
 
-  /** Which requests to keep: start sector in {@code [fromSector, toSector)} and op in {@code ops}. */
-  public record Filter(long fromSector, long toSector, Set<IoOp> ops) {
+  /** The requests to keep: start sector in {@code [fromSector, toSector)}, op in {@code ops}. */
+  record Filter(long fromSector, long toSector, Set<IoOp> ops) {
     /** Reads and writes anywhere on the device. */
-    public static final Filter DEFAULT =
+    static final Filter DEFAULT =
         new Filter(0, Long.MAX_VALUE, EnumSet.of(IoOp.READ, IoOp.WRITE));
 
     boolean keeps(IoOp o, long s) {
@@ -44,7 +44,7 @@ public final class TraceLog {
     }
 
     /** Parses {@code FROM:TO} (either side may be empty) into a filter with {@code ops}. */
-    public static Filter parse(String sectors, String opNames) {
+    static Filter parse(String sectors, String opNames) {
       long from = 0;
       long to = Long.MAX_VALUE;
       if (sectors != null) {
@@ -89,7 +89,7 @@ public final class TraceLog {
   }
 
   /** The name of {@code o} in a trace file. */
-  public static String opName(IoOp o) {
+  static String opName(IoOp o) {
     return o.name().toLowerCase(Locale.ROOT);
   }
 
@@ -108,7 +108,7 @@ public final class TraceLog {
    * @param progress told how many bytes have been read
    * @throws TraceFormatException naming the file and line of the first thing that is not a trace
    */
-  public static TraceLog read(Path file, Filter filter, ProgressBar progress) throws IOException {
+  static TraceLog read(Path file, Filter filter, ProgressBar progress) throws IOException {
     TraceLog log = new TraceLog();
     try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.US_ASCII)) {
       String header = in.readLine();
@@ -189,47 +189,47 @@ public final class TraceLog {
   }
 
   /** Requests kept. */
-  public int size() {
+  int size() {
     return size;
   }
 
   /** Requests in the file, kept or not. */
-  public long records() {
+  long records() {
     return records;
   }
 
   /** Kept requests that failed. */
-  public int errors() {
+  int errors() {
     return errors;
   }
 
   /** Kept request {@code i}'s start, in nanoseconds since the trace began. */
-  public long timeNs(int i) {
+  long timeNs(int i) {
     return timeNs[i];
   }
 
   /** Kept request {@code i}'s op. */
-  public IoOp op(int i) {
+  IoOp op(int i) {
     return OPS[op[i]];
   }
 
   /** Kept request {@code i}'s first sector. */
-  public long sector(int i) {
+  long sector(int i) {
     return sector[i];
   }
 
   /** Kept request {@code i}'s length in bytes. */
-  public int bytes(int i) {
+  int bytes(int i) {
     return bytes[i];
   }
 
   /** Kept request {@code i}'s latency in microseconds. */
-  public double latencyUs(int i) {
+  double latencyUs(int i) {
     return latencyUs[i];
   }
 
   /** A line of the file that is not what {@link TraceRecorder} writes. */
-  public static final class TraceFormatException extends IllegalArgumentException {
+  static final class TraceFormatException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
     TraceFormatException(String message) {

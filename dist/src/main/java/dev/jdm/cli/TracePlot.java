@@ -33,27 +33,30 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
  * each size; below, right, the latency p50 and p99 in time buckets. The output's extension picks
  * PNG or SVG.
  */
-public final class TracePlot {
+final class TracePlot {
   /** The colour of each op's points and bars. */
-  public static final Map<IoOp, Color> COLOURS = new EnumMap<>(Map.of(
+  static final Map<IoOp, Color> COLOURS = new EnumMap<>(Map.of(
       IoOp.READ, new Color(0x1F77B4),
       IoOp.WRITE, new Color(0xD62728),
       IoOp.FLUSH, new Color(0x8C564B),
       IoOp.DISCARD, new Color(0x2CA02C),
       IoOp.WRITE_ZEROES, new Color(0xFF7F0E)));
   /** Share of the height the sector panel takes. */
-  public static final double TOP_SHARE = 0.55;
+  static final double TOP_SHARE = 0.55;
   private static final Color P50 = new Color(0x1B9E77);
   private static final Color P99 = new Color(0x7570B3);
   private static final double NS_PER_S = 1e9;
   private static final double MIN_LATENCY_US = 0.001;
   private static final double LOG_AXIS_RATIO = 20;
+  private static final int MIN_SIZE = 200;
+  /** 16384 squared RGB pixels are 1 GiB of image: a sane ceiling. */
+  private static final int MAX_SIZE = 16384;
 
   private final int maxPoints;
   private final int latencyBuckets;
 
   /** A plotter with the settings of {@code jdm.trace.plot}. */
-  public TracePlot(Config plot) {
+  TracePlot(Config plot) {
     this.maxPoints = plot.getInt("max-points");
     this.latencyBuckets = plot.getInt("latency-buckets");
   }
@@ -65,13 +68,9 @@ public final class TracePlot {
    * @param title what the trace is, for the top panel's title
    * @param filter what was kept, to scale the sector axis to a requested range
    */
-  public void write(TraceLog log, String title, TraceLog.Filter filter, Path out, int width, int height)
+  void write(TraceLog log, String title, TraceLog.Filter filter, Path out, int width, int height)
       throws IOException {
-    String format = format(out);
-    if (width < 200 || height < 200) {
-      throw new IllegalArgumentException("plot size " + width + "x" + height
-          + " is too small: at least 200x200");
-    }
+    String format = checkOutput(out, width, height);
     if (log.size() == 0) {
       throw new IllegalArgumentException("nothing to plot: none of the " + log.records()
           + " requests in the trace match the --sectors and --ops asked for");
@@ -101,7 +100,16 @@ public final class TracePlot {
     }
   }
 
-  private static String format(Path out) {
+  /**
+   * Checks the output's name and size before any work; returns its format, png or svg.
+   *
+   * @throws IllegalArgumentException saying what is wrong
+   */
+  static String checkOutput(Path out, int width, int height) {
+    if (width < MIN_SIZE || height < MIN_SIZE || width > MAX_SIZE || height > MAX_SIZE) {
+      throw new IllegalArgumentException("plot size " + width + "x" + height + ": each side must"
+          + " be from " + MIN_SIZE + " to " + MAX_SIZE + " pixels");
+    }
     String name = out.getFileName().toString().toLowerCase(Locale.ROOT);
     if (name.endsWith(".png")) {
       return "png";

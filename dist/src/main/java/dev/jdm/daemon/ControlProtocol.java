@@ -28,9 +28,11 @@ import java.util.List;
  * remove  NAME FORCE                FORCE is true|false
  * clear | suspend | resume  NAME
  * table   INACTIVE [NAME]           INACTIVE is true|false; no NAME: every device
- * status  [NAME]
+ * status  [NAME]                   with NAME: also the device's counters and trace state
  * info    [NAME]
  * message NAME SECTOR WORD...
+ * trace-start NAME [FILE]           FILE absolute; none: a new file in jdm.trace.dir
+ * trace-stop  NAME
  * ls | targets | version
  * </pre>
  *

@@ -69,12 +69,15 @@ public final class Daemon implements AutoCloseable {
         flush(mapper, wait);
         mapper.close();
       });
+      // Traces end after the frontends, so they keep every request until the last.
+      Traces traces = new Traces(mapper, config.config());
+      started.push(traces);
       createImages(config.images());
       createDevices(mapper, config.devices());
 
       List<Frontend> frontends = startFrontends(mapper, config, started);
       ControlServer control = ControlServer.start(runtime.socket(),
-          new Verbs(mapper, JdmVersion.get()));
+          new Verbs(mapper, traces, JdmVersion.get()));
       started.push(() -> control.close(wait));
       LOG.info("jdm {} serving {} device(s), control socket {}", JdmVersion.get(),
           mapper.list().size(), runtime.socket());

@@ -1,11 +1,13 @@
 package dev.jdm.daemon;
 
 import dev.jdm.kernel.DeviceInfo;
+import dev.jdm.kernel.DeviceStats;
 import dev.jdm.kernel.MappedDevice;
 import dev.jdm.kernel.TargetRegistry;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Function;
 
 /** Output in dmsetup's formats, so scripts written for dmsetup read jdm's the same way. */
@@ -50,6 +52,20 @@ final class DmsetupText {
       }
     }
     return b.toString();
+  }
+
+  /**
+   * What {@code jdm status NAME} adds to dmsetup's lines, in the spirit of dm-stats: one
+   * {@code stats:} line of counters since the device was created (latencies are the upper edges of
+   * power-of-two buckets, in microseconds), and one {@code trace:} line.
+   */
+  static String counters(DeviceStats.Snapshot s, Optional<Traces.Trace> trace) {
+    String t = trace.map(x -> "on file=" + x.file() + " records=" + x.recorder().recorded()
+        + " dropped=" + x.recorder().dropped()).orElse("off");
+    return "stats: reads=" + s.reads() + " read_bytes=" + s.readBytes() + " writes=" + s.writes()
+        + " written_bytes=" + s.writtenBytes() + " others=" + s.others() + " errors=" + s.errors()
+        + " in_flight=" + s.inFlight() + " latency_p50_us=" + s.p50Micros()
+        + " latency_p99_us=" + s.p99Micros() + "\ntrace: " + t + "\n";
   }
 
   /** {@code dmsetup info}: one block per device, blank lines between. */

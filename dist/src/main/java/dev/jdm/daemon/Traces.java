@@ -1,6 +1,7 @@
 package dev.jdm.daemon;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import dev.jdm.kernel.DeviceListener;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.DmException;
@@ -28,6 +29,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Traces implements DeviceListener, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Traces.class);
+  /** The ring is an array of a power of two slots. */
+  private static final int MAX_RECORDS = 1 << 30;
   private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
 
   private final DeviceMapper mapper;
@@ -49,6 +52,11 @@ final class Traces implements DeviceListener, AutoCloseable {
     this.dir = Path.of(t.getString("dir"));
     this.capacity = t.getInt("buffer-records");
     this.drainInterval = t.getDuration("drain-interval");
+    if (capacity < 2 || capacity > MAX_RECORDS) {
+      throw new ConfigException.BadValue(t.getValue("buffer-records").origin(),
+          "jdm.trace.buffer-records",
+          "must be from 2 to " + MAX_RECORDS);
+    }
     mapper.addListener(this);
   }
 

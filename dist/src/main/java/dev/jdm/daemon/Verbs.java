@@ -4,6 +4,7 @@ import dev.jdm.daemon.ControlProtocol.Reply;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.DmException;
 import dev.jdm.kernel.MappedDevice;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -18,10 +19,12 @@ final class Verbs implements Function<List<String>, Reply> {
   private static final Logger LOG = LoggerFactory.getLogger(Verbs.class);
 
   private final DeviceMapper mapper;
+  private final Traces traces;
   private final String version;
 
-  Verbs(DeviceMapper mapper, String version) {
+  Verbs(DeviceMapper mapper, Traces traces, String version) {
     this.mapper = mapper;
+    this.traces = traces;
     this.version = version;
   }
 
@@ -83,7 +86,33 @@ final class Verbs implements Function<List<String>, Reply> {
         yield lines(a.size() == 2 ? a.get(1) : null,
             inactive ? MappedDevice::inactiveTable : MappedDevice::table);
       }
-      case "status" -> lines(a.arity(0, 1).size() == 1 ? a.get(0) : null, MappedDevice::status);
+      case "status" -> {
+        if (a.arity(0, 1).size() == 0) {
+          yield lines(null, MappedDevice::status);
+        }
+        MappedDevice d = mapper.get(a.get(0));
+        yield Reply.ok(DmsetupText.lines(List.of(d), false, MappedDevice::status)
+            + DmsetupText.counters(d.stats(), traces.of(d.name())));
+      }
+      case "trace-start" -> {
+        a.arity(1, 2);
+        Path out = null;
+        if (a.size() == 2) {
+          out = Path.of(a.get(1));
+          if (!out.isAbsolute()) {
+            throw new BadRequest(verb + ": '" + out + "' is not an absolute path");
+          }
+        }
+        yield Reply.ok(traces.start(a.get(0), out) + "\n");
+      }
+      case "trace-stop" -> {
+        a.arity(1, 1);
+        Traces.Summary s = traces.stop(a.get(0));
+        String line = s.file() + ": " + s.records() + " requests, " + s.dropped() + " dropped\n";
+        yield s.dropped() == 0 ? Reply.ok(line) : new Reply(0, line, "jdm: " + a.get(0) + ": "
+            + s.dropped() + " requests are missing from the trace: the writer fell behind;"
+            + " raise jdm.trace.buffer-records\n");
+      }
       case "info" -> Reply.ok(DmsetupText.info(devices(a.arity(0, 1).size() == 1 ? a.get(0)
           : null)));
       case "ls" -> {

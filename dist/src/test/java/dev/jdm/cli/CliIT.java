@@ -83,7 +83,10 @@ class CliIT {
     assertEquals(SEED_LINE + "\n", table);
     assertEquals("", pipe(table, "create", "tutorial_copy").ok());
     assertEquals(table, jdm("table", "tutorial_copy").ok());
-    assertEquals("0 262144 hello_target\n", jdm("status", "my_device_mapper").ok());
+    List<String> status = jdm("status", "my_device_mapper").ok().lines().toList();
+    assertEquals("0 262144 hello_target", status.get(0));
+    assertTrue(status.get(1).startsWith("stats: reads=0 "), status.get(1));
+    assertEquals("trace: off", status.get(2));
 
     List<String> info = jdm("info", "my_device_mapper").ok().lines().toList();
     assertEquals("Name:              my_device_mapper", info.get(0));

@@ -56,7 +56,9 @@ class VerbsTest {
     assertEquals("a\t(253:0)\nb\t(253:1)\n", d.jdm("ls").ok());
     assertEquals("a: 0 2048 hello_target " + disk + " 0\nb: 0 8 zero\n", d.jdm("table").ok());
     assertEquals("a: 0 2048 hello_target\nb: 0 8 zero\n", d.jdm("status").ok());
-    assertEquals("0 8 zero\n", d.jdm("status", "b").ok());
+    assertEquals("0 8 zero\nstats: reads=0 read_bytes=0 writes=0 written_bytes=0 others=0"
+        + " errors=0 in_flight=0 latency_p50_us=0 latency_p99_us=0\ntrace: off\n",
+        d.jdm("status", "b").ok());
     assertEquals("""
         Name:              b
         State:             ACTIVE (READ-ONLY)
@@ -153,7 +155,8 @@ class VerbsTest {
   @Test
   void everyVerbHasHelp() {
     for (String verb : List.of("serve", "create", "remove", "load", "reload", "clear", "suspend",
-        "resume", "table", "status", "info", "ls", "targets", "message", "version")) {
+        "resume", "table", "status", "info", "ls", "targets", "message", "version",
+        "trace")) {
       CliResult r = InProcessDaemon.run("", verb, "--help");
       assertEquals(0, r.code(), verb);
       assertTrue(r.out().startsWith("Usage: jdm " + verb) || verb.equals("reload"), r.out());

@@ -1,37 +1,28 @@
-package dev.jdm.daemon;
+package dev.jdm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import dev.jdm.cli.ProgressBar;
-import dev.jdm.cli.TraceLog;
-import dev.jdm.cli.TracePlot;
-import dev.jdm.kernel.DeviceMapper;
-import dev.jdm.kernel.DeviceStats;
-import dev.jdm.kernel.Frontend;
-import dev.jdm.kernel.FrontendProvider;
-import dev.jdm.kernel.TargetRegistry;
 import dev.jdm.spi.IoOp;
 import java.awt.image.BufferedImage;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.ServiceLoader;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The seed's experiment with the real tools: a device is traced while {@code mkfs.ext4} formats it
- * through the NBD frontend, {@code nbdfuse} and a loop device; then the trace is read back and
- * plotted.
+ * The seed's experiment with the real tools: {@code jdm trace start} on a device, {@code mkfs.ext4}
+ * formats it through the NBD frontend, {@code nbdfuse} and a loop device, {@code jdm trace stop};
+ * then the CSV is read back and {@code jdm trace plot} draws it.
  */
 class TraceMkfsTest {
   private static final long DEVICE_BYTES = 64L << 20;
   private static final int SUPERBLOCK_BYTE = 1024;
+  private static final int WIDTH = 1000;
+  private static final int HEIGHT = 700;
 
   @TempDir Path dir;
 
@@ -42,34 +33,28 @@ class TraceMkfsTest {
       f.setLength(DEVICE_BYTES);
     }
     Path socket = dir.resolve("nbd.sock");
-    Config config = ConfigFactory.parseString(
-            "jdm.frontends.nbd.listen = [\"unix:" + socket + "\"]\n"
-            + "jdm.trace.dir = \"" + dir.resolve("traces") + "\"")
-        .withFallback(ConfigFactory.load());
-    TargetRegistry registry = new TargetRegistry();
-    assertEquals(List.of(), registry.discover(getClass().getClassLoader(), "class path"));
     Path csv = dir.resolve("mkfs.csv");
-    Traces.Summary summary;
-    try (DeviceMapper mapper = new DeviceMapper(registry, config);
-        Frontend nbd = nbd(mapper, config);
-        Traces traces = new Traces(mapper, config);
+    String stopped;
+    try (InProcessDaemon d = InProcessDaemon.start(dir, "frontends.nbd { enabled = true,"
+            + " listen = [\"unix:" + socket + "\"] }\n"
+            + "devices.fs.table = \"0 " + DEVICE_BYTES / 512 + " linear " + image + " 0\"");
         ExternalTools tools = new ExternalTools(dir)) {
-      mapper.create("fs", "0 " + DEVICE_BYTES / 512 + " linear " + image + " 0", false);
-      assertEquals(csv, traces.start("fs", csv));
+      assertEquals(csv + "\n", d.jdm("trace", "start", "fs", "--output", csv.toString()).ok());
       mkfsThroughNbdfuse(tools, "nbd+unix:///fs?socket=" + socket);
-      summary = traces.stop("fs");
+      stopped = d.jdm("trace", "stop", "fs").ok();
 
-      DeviceStats.Snapshot st = mapper.get("fs").stats();
-      assertTrue(st.writes() > 0 && st.writtenBytes() > 0, st.toString());
-      assertEquals(0, st.errors(), st.toString());
+      String stats = d.jdm("status", "fs").ok().lines().toList().get(1);
+      assertTrue(stats.matches("stats: reads=\\d+ read_bytes=\\d+ writes=[1-9]\\d* "
+          + "written_bytes=[1-9]\\d* others=\\d+ errors=0 in_flight=0 .*"), stats);
     }
 
     // A ring of 65536 records cannot overflow: 64 MiB is at most 16384 writes of 4 KiB.
-    assertEquals(0, summary.dropped());
-    assertTrue(summary.records() > 10, "requests traced: " + summary.records());
+    assertTrue(stopped.matches(csv + ": [1-9]\\d+ requests, 0 dropped\n"), stopped);
+    long traced = Long.parseLong(stopped.split(" ")[1]);
     TraceLog log = TraceLog.read(csv, TraceLog.Filter.parse(null,
         "read,write,flush,discard,write_zeroes"), ProgressBar.silent());
-    assertEquals(summary.records(), log.records(), "every line parses back");
+    assertEquals(traced, log.records(), "every line parses back");
+    assertEquals(traced, log.size());
     int superblock = 0;
     int firstMib = 0;
     for (int i = 0; i < log.size(); i++) {
@@ -84,33 +69,26 @@ class TraceMkfsTest {
       }
     }
     assertTrue(superblock > 0, "no write over the superblock at byte 1024");
-    assertTrue(firstMib > 2, "writes in the first MiB: " + firstMib);
+    assertTrue(firstMib >= 2, "writes in the first MiB: " + firstMib);
 
     Path png = dir.resolve("mkfs.png");
-    new TracePlot(ConfigFactory.load().getConfig("jdm.trace.plot"))
-        .write(log, "mkfs.ext4", TraceLog.Filter.DEFAULT, png, 1000, 700);
+    String plotted = InProcessDaemon.run("", "trace", "plot", csv.toString(), "-o", png.toString(),
+        "--width", "" + WIDTH, "--height", "" + HEIGHT).ok();
+    assertTrue(plotted.startsWith(png + ": "), plotted);
     BufferedImage img = ImageIO.read(png.toFile());
-    assertEquals(1000, img.getWidth());
-    assertEquals(700, img.getHeight());
+    assertEquals(WIDTH, img.getWidth());
+    assertEquals(HEIGHT, img.getHeight());
     int write = TracePlot.COLOURS.get(IoOp.WRITE).getRGB() & 0xFFFFFF;
     int points = 0;
-    for (int y = 0; y < (int) (700 * TracePlot.TOP_SHARE); y++) {
-      for (int x = 0; x < 1000; x++) {
+    for (int y = 0; y < (int) (HEIGHT * TracePlot.TOP_SHARE); y++) {
+      for (int x = 0; x < WIDTH; x++) {
         if ((img.getRGB(x, y) & 0xFFFFFF) == write) {
           points++;
         }
       }
     }
-    assertTrue(points > 40, "write-coloured pixels in the sector panel: " + points);
-  }
-
-  private static Frontend nbd(DeviceMapper mapper, Config config) throws Exception {
-    for (FrontendProvider p : ServiceLoader.load(FrontendProvider.class)) {
-      if (p.name().equals("nbd")) {
-        return p.start(mapper, config).orElseThrow();
-      }
-    }
-    throw new AssertionError("the NBD frontend is not on the test class path");
+    // A dot is about 30 pixels; the legend's is one of them.
+    assertTrue(points > 60, "write-coloured pixels in the sector panel: " + points);
   }
 
   /** nbdfuse makes the export a file, losetup a block device of it, and mkfs formats that. */

@@ -1,4 +1,4 @@
-package dev.jdm.daemon;
+package dev.jdm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
