@@ -21,17 +21,17 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Records every request a device completes as one CSV line, the seed's bio log built in. The
- * completing thread only drops the record into a bounded lock-free ring (no allocation, no lock, no
- * I/O); one writer thread drains the ring into the file. When the ring is full the record is
+ * completing thread only drops the record into a bounded lock-free buffer (no allocation, no lock,
+ * no I/O); one writer thread drains it into the file. When the buffer is full the record is
  * dropped and counted: {@link #dropped()} says how many, so nothing is lost silently.
  *
- * <p>Columns, in the order of {@link #HEADER}: {@code time_ns} when the device accepted the request,
- * in nanoseconds since the trace started (monotonic clock; the wall-clock start is
+ * <p>Columns, in the order of {@link #HEADER}: {@code time_ns} when the device accepted the
+ * request, in nanoseconds since the trace started (monotonic clock; the wall-clock start is
  * {@link #startedAt()}); {@code op} in lower case ({@code read}, {@code write}, {@code flush},
  * {@code discard}, {@code write_zeroes}); {@code sector} the first 512-byte sector; {@code bytes};
  * {@code latency_us} in microseconds with three decimals; {@code result} {@code OK} or the error
- * name ({@code EIO}, ...). Lines are in the order requests completed, so times are only nearly
- * sorted.
+ * name ({@code EIO}, ...). Lines are written in batches, per group of completing threads, every
+ * drain interval: {@code time_ns} is in order only within a thread (sort by it for strict order).
  */
 public final class TraceRecorder implements IoTracer, AutoCloseable {
   /** The first line of every trace file. */
@@ -51,7 +51,8 @@ public final class TraceRecorder implements IoTracer, AutoCloseable {
 
   static {
     for (IoOp op : OPS) {
-      OP_NAMES[op.ordinal()] = op.name().toLowerCase(Locale.ROOT).getBytes(StandardCharsets.US_ASCII);
+      OP_NAMES[op.ordinal()] =
+          op.name().toLowerCase(Locale.ROOT).getBytes(StandardCharsets.US_ASCII);
     }
     for (IoStatus s : STATUSES) {
       STATUS_NAMES[s.ordinal()] = s.name().getBytes(StandardCharsets.US_ASCII);
@@ -214,7 +215,8 @@ public final class TraceRecorder implements IoTracer, AutoCloseable {
     putLong(b, latencyNanos / 1000);
     b.put((byte) '.');
     long frac = Math.abs(latencyNanos % 1000);
-    b.put((byte) ('0' + frac / 100)).put((byte) ('0' + frac / 10 % 10)).put((byte) ('0' + frac % 10));
+    b.put((byte) ('0' + frac / 100)).put((byte) ('0' + frac / 10 % 10))
+        .put((byte) ('0' + frac % 10));
     b.put((byte) ',').put(STATUS_NAMES[(int) (kind >>> 40) & 0xFF]).put((byte) '\n');
     lines++;
   }

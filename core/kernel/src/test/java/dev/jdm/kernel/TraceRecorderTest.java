@@ -59,8 +59,9 @@ class TraceRecorderTest {
     Path csv = dir.resolve("trace.csv");
     int threads = 4;
     int perThread = 500;
-    // Room for every record, so none may be dropped however slow the writer is.
-    TraceRecorder rec = TraceRecorder.toFile("traced", csv, threads * perThread, DRAIN);
+    // Room for every record in each of at most 16 stripes, so none may be dropped however slow
+    // the writer is and however the threads share the stripes.
+    TraceRecorder rec = TraceRecorder.toFile("traced", csv, 16 * threads * perThread, DRAIN);
     d.trace(rec);
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {
@@ -137,10 +138,18 @@ class TraceRecorderTest {
     TraceRecorder rec = new TraceRecorder("slow", out, 16, DRAIN);
     int total = 1000;
     try {
-      for (int i = 0; i < total; i++) {
-        rec.completed(System.nanoTime(), IoOp.WRITE, i, 4096, 10_000, IoStatus.OK);
+      List<Thread> threads = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        threads.add(Thread.ofPlatform().start(() -> {
+          for (int i = 0; i < total / 4; i++) {
+            rec.completed(System.nanoTime(), IoOp.WRITE, i, 4096, 10_000, IoStatus.OK);
+          }
+        }));
       }
-      // The writer is stuck on the file: at most two ring-fulls got anywhere.
+      for (Thread t : threads) {
+        t.join();
+      }
+      // The writer is stuck on the file: at most two buffers-full got anywhere.
       assertTrue(rec.dropped() >= total - 2 * rec.capacity(), "dropped " + rec.dropped());
     } finally {
       release.countDown();
