@@ -65,7 +65,10 @@ public final class TraceRecorder implements IoTracer, AutoCloseable {
   private final long drainNanos;
   private final long origin = System.nanoTime();
   private final Instant startedAt = Instant.now();
-  private final ByteBuffer line = ByteBuffer.allocate(BUFFER_BYTES);
+  /** Lines not yet written: {@code text[0, at)}; {@code view} wraps it for the channel. */
+  private final byte[] text = new byte[BUFFER_BYTES];
+  private final ByteBuffer view = ByteBuffer.wrap(text);
+  private int at;
   private final Thread writer;
   private volatile boolean closing;
   /** {@link #lines} and {@link #lostLines} as of the last flush, for other threads. */
@@ -202,74 +205,77 @@ public final class TraceRecorder implements IoTracer, AutoCloseable {
       lostLines++;
       return;
     }
-    if (line.remaining() < LINE_MAX) {
+    if (text.length - at < LINE_MAX) {
       flush();
     }
-    ByteBuffer b = line;
-    putLong(b, startNanos - origin);
-    b.put((byte) ',').put(OP_NAMES[(int) (kind >>> 32) & 0xFF]).put((byte) ',');
-    putLong(b, sector);
-    b.put((byte) ',');
-    putLong(b, kind & 0xFFFF_FFFFL);
-    b.put((byte) ',');
-    putLong(b, latencyNanos / 1000);
-    b.put((byte) '.');
+    byte[] b = text;
+    int p = putLong(b, at, startNanos - origin);
+    b[p++] = ',';
+    p = put(b, p, OP_NAMES[(int) (kind >>> 32) & 0xFF]);
+    b[p++] = ',';
+    p = putLong(b, p, sector);
+    b[p++] = ',';
+    p = putLong(b, p, kind & 0xFFFF_FFFFL);
+    b[p++] = ',';
+    p = putLong(b, p, latencyNanos / 1000);
     long frac = Math.abs(latencyNanos % 1000);
-    b.put((byte) ('0' + frac / 100)).put((byte) ('0' + frac / 10 % 10))
-        .put((byte) ('0' + frac % 10));
-    b.put((byte) ',').put(STATUS_NAMES[(int) (kind >>> 40) & 0xFF]).put((byte) '\n');
+    b[p++] = '.';
+    b[p++] = (byte) ('0' + frac / 100);
+    b[p++] = (byte) ('0' + frac / 10 % 10);
+    b[p++] = (byte) ('0' + frac % 10);
+    b[p++] = ',';
+    p = put(b, p, STATUS_NAMES[(int) (kind >>> 40) & 0xFF]);
+    b[p++] = '\n';
+    at = p;
     lines++;
   }
 
   /** Writes the buffered lines; on failure keeps the error and counts them as dropped. */
   private void flush() {
-    line.flip();
+    view.clear().limit(at);
     try {
-      while (line.hasRemaining() && failure == null) {
-        out.write(line);
+      while (view.hasRemaining() && failure == null) {
+        out.write(view);
       }
     } catch (IOException e) {
       failure = e;
-      long pending = countLines(line);
+      long pending = 0;
+      for (int i = view.position(); i < at; i++) {
+        pending += text[i] == '\n' ? 1 : 0;
+      }
       lines -= pending;
       lostLines += pending;
       LOG.error("{}: writing the trace failed, later records are dropped: {}", device,
           e.getMessage());
     }
-    line.clear();
+    at = 0;
     written = lines;
     lost = lostLines;
   }
 
-  private static long countLines(ByteBuffer b) {
-    long n = 0;
-    for (int i = b.position(); i < b.limit(); i++) {
-      if (b.get(i) == '\n') {
-        n++;
-      }
-    }
-    return n;
+  private static int put(byte[] b, int p, byte[] word) {
+    System.arraycopy(word, 0, b, p, word.length);
+    return p + word.length;
   }
 
-  /** Appends the decimal digits of {@code v} without making a String. */
-  private static void putLong(ByteBuffer b, long v) {
+  /** Writes the digits of {@code v} at {@code p} without making a String; returns the end. */
+  private static int putLong(byte[] b, int p, long v) {
     if (v == Long.MIN_VALUE) {
-      b.put(MIN_LONG);
-      return;
+      return put(b, p, MIN_LONG);
     }
     if (v < 0) {
-      b.put((byte) '-');
+      b[p++] = '-';
       v = -v;
     }
     int digits = 1;
-    for (long p = 10; digits < 19 && p <= v; p *= 10) {
+    for (long pow = 10; digits < 19 && pow <= v; pow *= 10) {
       digits++;
     }
-    int end = b.position() + digits;
-    for (int i = end - 1; i >= b.position(); i--) {
-      b.put(i, (byte) ('0' + v % 10));
+    int end = p + digits;
+    for (int i = end - 1; i >= p; i--) {
+      b[i] = (byte) ('0' + v % 10);
       v /= 10;
     }
-    b.position(end);
+    return end;
   }
 }
