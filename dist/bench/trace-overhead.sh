@@ -118,7 +118,7 @@ echo
 run >/dev/null
 ctl trace start bench --output "$TRACE" >/dev/null
 run >/dev/null
-ctl trace stop bench >/dev/null
+ctl trace stop bench >/dev/null 2>&1
 rm -f "$TRACE"
 
 printf '%-6s %-5s %10s %14s %s\n' round trace IOPS "CPU us/req" "trace stop"
