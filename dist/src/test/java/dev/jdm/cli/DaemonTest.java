@@ -200,9 +200,11 @@ class DaemonTest {
   @Test
   void anEnabledFrontendThatIsNotInstalledIsRefused() throws Exception {
     Path config = InProcessDaemon.writeConfig(tmp, "frontends.carrier-pigeon.enabled = true");
-    assertEquals(config + ": " + lineOf(config, "pigeon")
-        + ": jdm.frontends.carrier-pigeon.enabled: no frontend called"
-        + " carrier-pigeon is installed (installed: probe)", refused(config).getMessage());
+    String m = refused(config).getMessage();
+    assertTrue(m.startsWith(config + ": " + lineOf(config, "pigeon")
+        + ": jdm.frontends.carrier-pigeon.enabled: no frontend called carrier-pigeon is installed"
+        + " (installed: "), m);
+    assertTrue(m.contains("probe"), m);
   }
 
   @Test
