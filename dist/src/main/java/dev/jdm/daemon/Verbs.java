@@ -54,7 +54,7 @@ final class Verbs implements Function<List<String>, Reply> {
     return switch (verb) {
       case "create" -> {
         a.arity(2, 3);
-        mapper.create(a.get(0), a.size() == 3 ? a.get(2) : null, a.flag(1));
+        mapper.create(a.get(0), a.optional(2), a.flag(1));
         yield Reply.ok("");
       }
       case "load" -> {
@@ -79,13 +79,10 @@ final class Verbs implements Function<List<String>, Reply> {
       }
       case "table" -> {
         a.arity(1, 2);
-        boolean inactive = a.flag(0);
-        yield lines(a.size() == 2 ? a.get(1) : null,
-            inactive ? MappedDevice::inactiveTable : MappedDevice::table);
+        yield lines(a.optional(1), a.flag(0) ? MappedDevice::inactiveTable : MappedDevice::table);
       }
-      case "status" -> lines(a.arity(0, 1).size() == 1 ? a.get(0) : null, MappedDevice::status);
-      case "info" -> Reply.ok(DmsetupText.info(devices(a.arity(0, 1).size() == 1 ? a.get(0)
-          : null)));
+      case "status" -> lines(a.arity(0, 1).optional(0), MappedDevice::status);
+      case "info" -> Reply.ok(DmsetupText.info(devices(a.arity(0, 1).optional(0))));
       case "ls" -> {
         a.arity(0, 0);
         yield Reply.ok(DmsetupText.ls(mapper.list()));
@@ -153,12 +150,13 @@ final class Verbs implements Function<List<String>, Reply> {
       return this;
     }
 
-    int size() {
-      return args.size();
-    }
-
     String get(int i) {
       return args.get(i);
+    }
+
+    /** Argument {@code i}, or null when there are fewer. */
+    String optional(int i) {
+      return i < args.size() ? args.get(i) : null;
     }
 
     String first() {

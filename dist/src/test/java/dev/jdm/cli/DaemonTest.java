@@ -140,6 +140,7 @@ class DaemonTest {
     try (InProcessDaemon d = InProcessDaemon.start(tmp,
         "images.img { path = \"" + img + "\", size = 1 MiB }")) {
       assertEquals(4096, Files.size(img));
+      assertEquals("No devices found\n", d.jdm("ls").ok());
     }
   }
 
@@ -230,6 +231,7 @@ class DaemonTest {
       }
       // A client that connects and says nothing does not hold anyone up.
       try (SocketChannel idle = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+        assertTrue(idle.isConnected());
         assertEquals("No devices found\n", d.jdm("ls").ok());
       }
     }
