@@ -46,7 +46,7 @@ public final class Jdm implements Callable<Integer> {
   private final PrintStream out;
   private final PrintStream err;
 
-  private Jdm(InputStream in, PrintStream out, PrintStream err) {
+  Jdm(InputStream in, PrintStream out, PrintStream err) {
     this.in = in;
     this.out = out;
     this.err = err;
