@@ -46,7 +46,7 @@ public final class Jdm implements Callable<Integer> {
   private final PrintStream out;
   private final PrintStream err;
 
-  private Jdm(InputStream in, PrintStream out, PrintStream err) {
+  Jdm(InputStream in, PrintStream out, PrintStream err) {
     this.in = in;
     this.out = out;
     this.err = err;
@@ -67,6 +67,8 @@ public final class Jdm implements Callable<Integer> {
   /** Runs the command line {@code args}; returns the exit code. */
   static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
     CommandLine cl = new CommandLine(new Jdm(in, out, err));
+    // Wide enough that config keys such as jdm.runtime-dir are not broken at their dots.
+    cl.setUsageHelpWidth(100);
     cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
     cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));
     cl.setExecutionExceptionHandler((e, sub, parsed) -> {

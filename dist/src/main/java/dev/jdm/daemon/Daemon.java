@@ -12,6 +12,7 @@ import dev.jdm.kernel.TargetRegistry;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -59,6 +60,10 @@ public final class Daemon implements AutoCloseable {
       TargetRegistry registry = new TargetRegistry();
       registry.discover(Daemon.class.getClassLoader(), "class path")
           .forEach(p -> LOG.warn("target on the class path skipped: {}", p));
+      if (!Files.isDirectory(config.pluginsDir())) {
+        LOG.warn("plugins directory {} does not exist: only targets on the class path",
+            config.pluginsDir());
+      }
       PluginDirectory plugins = new PluginDirectory(config.pluginsDir());
       started.push(plugins);
       plugins.loadInto(registry).forEach(p -> LOG.warn("plugin {}", p));
@@ -142,7 +147,8 @@ public final class Daemon implements AutoCloseable {
       if (!names.contains(section) && c.hasPath(enabled) && c.getBoolean(enabled)) {
         throw new StartFailed(c.getValue(enabled).origin().description() + ": " + enabled
             + ": no frontend called " + section + " is installed (installed: "
-            + (names.isEmpty() ? "none" : String.join(", ", names)) + ")");
+            + (names.isEmpty() ? "none" : String.join(", ", names.stream().sorted().toList()))
+            + ")");
       }
     }
     return running;

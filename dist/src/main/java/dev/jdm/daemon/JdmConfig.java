@@ -3,8 +3,8 @@ package dev.jdm.daemon;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigList;
+import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
@@ -115,8 +115,7 @@ public final class JdmConfig {
     Config defaults = config.getConfig("jdm.device-defaults");
     List<DeviceSpec> out = new ArrayList<>();
     for (String name : inFileOrder("jdm.devices")) {
-      Config d = config.getConfig(key("jdm.devices", name))
-          .withFallback(defaults);
+      Config d = config.getConfig(key("jdm.devices", name)).withFallback(defaults);
       out.add(DeviceSpec.of(name, d.getValue("table"), d.getBoolean("read-only")));
     }
     return out;
@@ -150,7 +149,6 @@ public final class JdmConfig {
             .thenComparing(k -> k))
         .toList();
   }
-
 
   private void check() throws ConfigProblem {
     List<String> problems = new ArrayList<>();

@@ -57,7 +57,7 @@ final class Verbs implements Function<List<String>, Reply> {
     return switch (verb) {
       case "create" -> {
         a.arity(2, 3);
-        mapper.create(a.get(0), a.size() == 3 ? a.get(2) : null, a.flag(1));
+        mapper.create(a.get(0), a.optional(2), a.flag(1));
         yield Reply.ok("");
       }
       case "load" -> {
@@ -82,26 +82,22 @@ final class Verbs implements Function<List<String>, Reply> {
       }
       case "table" -> {
         a.arity(1, 2);
-        boolean inactive = a.flag(0);
-        yield lines(a.size() == 2 ? a.get(1) : null,
-            inactive ? MappedDevice::inactiveTable : MappedDevice::table);
+        yield lines(a.optional(1), a.flag(0) ? MappedDevice::inactiveTable : MappedDevice::table);
       }
       case "status" -> {
-        if (a.arity(0, 1).size() == 0) {
+        String name = a.arity(0, 1).optional(0);
+        if (name == null) {
           yield lines(null, MappedDevice::status);
         }
-        MappedDevice d = mapper.get(a.get(0));
+        MappedDevice d = mapper.get(name);
         yield Reply.ok(DmsetupText.lines(List.of(d), false, MappedDevice::status)
             + DmsetupText.counters(d.stats(), traces.of(d.name())));
       }
       case "trace-start" -> {
-        a.arity(1, 2);
-        Path out = null;
-        if (a.size() == 2) {
-          out = Path.of(a.get(1));
-          if (!out.isAbsolute()) {
-            throw new BadRequest(verb + ": '" + out + "' is not an absolute path");
-          }
+        String file = a.arity(1, 2).optional(1);
+        Path out = file == null ? null : Path.of(file);
+        if (out != null && !out.isAbsolute()) {
+          throw new BadRequest(verb + ": '" + out + "' is not an absolute path");
         }
         yield Reply.ok(traces.start(a.get(0), out) + "\n");
       }
@@ -113,8 +109,7 @@ final class Verbs implements Function<List<String>, Reply> {
             + s.dropped() + " requests are missing from the trace: the writer fell behind;"
             + " raise jdm.trace.buffer-records\n");
       }
-      case "info" -> Reply.ok(DmsetupText.info(devices(a.arity(0, 1).size() == 1 ? a.get(0)
-          : null)));
+      case "info" -> Reply.ok(DmsetupText.info(devices(a.arity(0, 1).optional(0))));
       case "ls" -> {
         a.arity(0, 0);
         yield Reply.ok(DmsetupText.ls(mapper.list()));
@@ -182,12 +177,13 @@ final class Verbs implements Function<List<String>, Reply> {
       return this;
     }
 
-    int size() {
-      return args.size();
-    }
-
     String get(int i) {
       return args.get(i);
+    }
+
+    /** Argument {@code i}, or null when there are fewer. */
+    String optional(int i) {
+      return i < args.size() ? args.get(i) : null;
     }
 
     String first() {

@@ -140,6 +140,7 @@ class DaemonTest {
     try (InProcessDaemon d = InProcessDaemon.start(tmp,
         "images.img { path = \"" + img + "\", size = 1 MiB }")) {
       assertEquals(4096, Files.size(img));
+      assertEquals("No devices found\n", d.jdm("ls").ok());
     }
   }
 
@@ -200,9 +201,11 @@ class DaemonTest {
   @Test
   void anEnabledFrontendThatIsNotInstalledIsRefused() throws Exception {
     Path config = InProcessDaemon.writeConfig(tmp, "frontends.carrier-pigeon.enabled = true");
-    assertEquals(config + ": " + lineOf(config, "pigeon")
-        + ": jdm.frontends.carrier-pigeon.enabled: no frontend called"
-        + " carrier-pigeon is installed (installed: probe)", refused(config).getMessage());
+    String m = refused(config).getMessage();
+    assertTrue(m.startsWith(config + ": " + lineOf(config, "pigeon")
+        + ": jdm.frontends.carrier-pigeon.enabled: no frontend called carrier-pigeon is installed"
+        + " (installed: "), m);
+    assertTrue(m.contains("probe"), m);
   }
 
   @Test
@@ -228,6 +231,7 @@ class DaemonTest {
       }
       // A client that connects and says nothing does not hold anyone up.
       try (SocketChannel idle = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+        assertTrue(idle.isConnected());
         assertEquals("No devices found\n", d.jdm("ls").ok());
       }
     }

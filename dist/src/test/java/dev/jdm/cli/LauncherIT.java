@@ -11,12 +11,23 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** How {@code bin/jdm} finds its Java, with fake JDKs of old versions around it. */
 class LauncherIT {
   @TempDir Path tmp;
+
+  /** Removes the links to system files first: JUnit leaves them but warns about each. */
+  @AfterEach
+  void removeLinks() throws IOException {
+    try (var files = Files.walk(tmp)) {
+      for (Path p : files.filter(Files::isSymbolicLink).toList()) {
+        Files.delete(p);
+      }
+    }
+  }
 
   /** A {@code java} that only says its version, as old JDKs do, on standard error. */
   private static Path fakeJava(Path bin, String version) throws IOException {

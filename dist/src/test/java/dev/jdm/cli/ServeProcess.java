@@ -114,10 +114,14 @@ final class ServeProcess implements AutoCloseable {
   }
 
   @Override
-  public void close() throws Exception {
+  public void close() {
     if (process.isAlive()) {
       process.destroyForcibly();
-      process.waitFor(Distribution.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      try {
+        process.waitFor(Distribution.TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 }
