@@ -102,6 +102,9 @@ final class Connection implements Runnable {
       if (s.device().removed()) {
         deviceRemoved();
       }
+      if (transport instanceof PlainTransport plain) {
+        plain.poll(server.config().pollSpin().toNanos());
+      }
       reader = new RequestReader(transport, this, pool, maxPayload, maxInFlight);
       gather = new ByteBuffer[maxInFlight];
       sent = new RequestSlot[maxInFlight];

@@ -26,6 +26,7 @@ record NbdConfig(
     int maxConnections,
     Duration handshakeTimeout,
     Duration shutdownGrace,
+    Duration pollSpin,
     long bufferCache,
     Tls tls) {
 
@@ -80,12 +81,16 @@ record NbdConfig(
     if (grace.isNegative()) {
       throw bad(c, "shutdown-grace", "must not be negative");
     }
+    Duration spin = c.getDuration("poll-spin");
+    if (spin.isNegative() || spin.toMillis() > 1000) {
+      throw bad(c, "poll-spin", "must be from 0 to 1s");
+    }
     long cache = c.getBytes("buffer-cache");
     if (cache < 0) {
       throw bad(c, "buffer-cache", "must not be negative");
     }
     return new NbdConfig(enabled, List.copyOf(listen), c.getString("default-export"),
-        (int) payload, threads, inFlight, connections, handshake, grace, cache, tls(c));
+        (int) payload, threads, inFlight, connections, handshake, grace, spin, cache, tls(c));
   }
 
   private static Tls tls(Config c) {
