@@ -452,7 +452,16 @@ final class Connection implements Runnable {
 
   private void submit(RequestSlot s, MappedDevice dev) {
     s.submitting();
-    dev.submit(s.io);
+    try {
+      dev.submit(s.io);
+    } catch (RuntimeException e) {
+      // A bug below us: the request will never complete, so answer it here and keep serving.
+      if (s.notCompleted()) {
+        LOG.error("{}: {} on {} failed", peer, s, dev.name(), e);
+        fail(s, IoStatus.EIO, NbdWire.commandName(s.type) + " failed inside the server");
+      }
+      return;
+    }
     s.submitted();
   }
 
