@@ -35,6 +35,8 @@ final class Connection implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
   /** TRIM and WRITE_ZEROES may cover up to 4 GiB; the kernel takes at most this much at once. */
   private static final int PIECE = 1 << 30;
+  /** Queued work, in expected nanoseconds, above which another thread is woken to share it. */
+  private static final long HANDOFF_NANOS = 50_000;
   /** Most descriptors in one block status reply (proto.md allows up to 2^20). */
   private static final int MAX_EXTENTS = 64 * 1024;
 
@@ -58,6 +60,9 @@ final class Connection implements Runnable {
   private boolean inputEnded;
   private RequestSlot readyHead;
   private RequestSlot readyTail;
+  private int readyCount;
+  /** Recent time a request takes to start (and, for file I/O, to finish), smoothed. */
+  private volatile long serviceNanos;
 
   // Slots: a stack popped only by the reader, pushed by whoever recycles.
   private final AtomicReference<RequestSlot> freeSlots = new AtomicReference<>();
@@ -178,7 +183,10 @@ final class Connection implements Runnable {
 
   private void work() {
     for (RequestSlot s; (s = nextRequest()) != null; ) {
+      long t0 = System.nanoTime();
       start(s);
+      long took = System.nanoTime() - t0;
+      serviceNanos += (took - serviceNanos) >> 3;
     }
     flush();
   }
@@ -196,7 +204,8 @@ final class Connection implements Runnable {
           RequestSlot s = readyHead;
           readyHead = s.next;
           s.next = null;
-          if (readyHead != null && idle > 0) {
+          readyCount--;
+          if (idle > 0 && worthSharing()) {
             work.signal();
           }
           return s;
@@ -243,21 +252,32 @@ final class Connection implements Runnable {
           readyTail.next = batch.next;
         }
         RequestSlot t = batch.next;
+        readyCount++;
         while (t.next != null) {
           t = t.next;
+          readyCount++;
         }
         readyTail = t;
         batch.next = null;
       }
       if (inputEnded) {
         work.signalAll();
-      } else if (idle > 0 && readyHead != null) {
+      } else if (idle > 0 && worthSharing()) {
         work.signal();
       }
       return batch;
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Whether the queued requests are worth waking another thread for: only when they would keep
+   * this one busy longer than a wake-up costs. Fast devices (page cache) then run a whole batch on
+   * the thread that read it; slow ones get every thread of the connection.
+   */
+  private boolean worthSharing() {
+    return readyHead != null && readyCount * serviceNanos > HANDOFF_NANOS;
   }
 
   // ------------------------------------------------------------------------------- slots

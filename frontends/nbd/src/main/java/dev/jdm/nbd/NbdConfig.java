@@ -27,6 +27,7 @@ record NbdConfig(
     Duration handshakeTimeout,
     Duration shutdownGrace,
     Duration pollSpin,
+    int socketBuffer,
     long bufferCache,
     Tls tls) {
 
@@ -85,12 +86,17 @@ record NbdConfig(
     if (spin.isNegative() || spin.toMillis() > 1000) {
       throw bad(c, "poll-spin", "must be from 0 to 1s");
     }
+    long socketBuffer = c.getBytes("socket-buffer");
+    if (socketBuffer < 0 || socketBuffer > 1 << 30) {
+      throw bad(c, "socket-buffer", "must be from 0 to 1GiB");
+    }
     long cache = c.getBytes("buffer-cache");
     if (cache < 0) {
       throw bad(c, "buffer-cache", "must not be negative");
     }
     return new NbdConfig(enabled, List.copyOf(listen), c.getString("default-export"),
-        (int) payload, threads, inFlight, connections, handshake, grace, spin, cache, tls(c));
+        (int) payload, threads, inFlight, connections, handshake, grace, spin, (int) socketBuffer,
+        cache, tls(c));
   }
 
   private static Tls tls(Config c) {

@@ -184,6 +184,10 @@ final class NbdServer implements Frontend {
         if (c.getRemoteAddress() instanceof InetSocketAddress) {
           c.setOption(StandardSocketOptions.TCP_NODELAY, true);
         }
+        if (config.socketBuffer() > 0) {
+          c.setOption(StandardSocketOptions.SO_SNDBUF, config.socketBuffer());
+          c.setOption(StandardSocketOptions.SO_RCVBUF, config.socketBuffer());
+        }
       } catch (IOException e) {
         closeQuietly(c);
         continue;
