@@ -36,7 +36,7 @@ final class Connection implements Runnable {
   /** TRIM and WRITE_ZEROES may cover up to 4 GiB; the kernel takes at most this much at once. */
   private static final int PIECE = 1 << 30;
   /** Queued work, in expected nanoseconds, above which another thread is woken to share it. */
-  private static final long HANDOFF_NANOS = 50_000;
+  private static final long HANDOFF_NANOS = 200_000;
   /** Most descriptors in one block status reply (proto.md allows up to 2^20). */
   private static final int MAX_EXTENTS = 64 * 1024;
 
