@@ -33,7 +33,10 @@ final class BufferPool {
     return shift - MIN_SHIFT;
   }
 
-  /** A cleared buffer with room for {@code bytes} of data after {@link #HEADER_ROOM}. */
+  /**
+   * A cleared buffer with room for {@code bytes} of data after {@link #HEADER_ROOM}, or null when
+   * the JVM's direct memory is exhausted (the request then fails with ENOMEM).
+   */
   ByteBuffer take(int bytes) {
     int c = sizeClass(bytes);
     ByteBuffer[] stack = free[c];
@@ -46,7 +49,11 @@ final class BufferPool {
         return b.clear();
       }
     }
-    return ByteBuffer.allocateDirect(HEADER_ROOM + (1 << (c + MIN_SHIFT)));
+    try {
+      return ByteBuffer.allocateDirect(HEADER_ROOM + (1 << (c + MIN_SHIFT)));
+    } catch (OutOfMemoryError directMemoryFull) {
+      return null;
+    }
   }
 
   /** Returns a buffer from {@link #take}; dropped when its class already keeps enough. */

@@ -346,8 +346,9 @@ final class Connection implements Runnable {
     Session ss = session;
     MappedDevice dev = ss.device();
     if (s.early != null) {
-      fail(s, s.early, "WRITE payload of " + s.length + " bytes is above the maximum of "
-          + maxPayload);
+      fail(s, s.early, s.early == IoStatus.ENOMEM
+          ? "no memory for a WRITE of " + s.length + " bytes"
+          : "WRITE payload of " + s.length + " bytes is above the maximum of " + maxPayload);
       return;
     }
     if (deviceGone) {
@@ -364,6 +365,10 @@ final class Connection implements Runnable {
       case NbdWire.CMD_READ -> {
         if (checkRange(s, dev, true)) {
           ByteBuffer b = pool.take((int) s.length);
+          if (b == null) {
+            fail(s, IoStatus.ENOMEM, "no memory for a READ of " + s.length + " bytes");
+            return;
+          }
           s.data = b;
           s.io.prepare(IoOp.READ, 0, s.offset >>> IoRequest.SECTOR_SHIFT, (int) s.length, b,
               BufferPool.HEADER_ROOM, s);
@@ -520,6 +525,10 @@ final class Connection implements Runnable {
       s.beginExtents(s.head, 1, len);
     } else {
       ByteBuffer b = pool.take(NbdWire.CHUNK_HEADER + 4 + 8 * MAX_EXTENTS);
+      if (b == null) {
+        fail(s, IoStatus.ENOMEM, "no memory for a block status reply");
+        return;
+      }
       s.data = b;
       s.beginExtents(b, MAX_EXTENTS, Long.MAX_VALUE);
     }
