@@ -205,7 +205,7 @@ final class Connection implements Runnable {
           readyHead = s.next;
           s.next = null;
           readyCount--;
-          if (idle > 0 && worthSharing()) {
+          if (idle > 0 && readyHead != null && worthWaking(readyCount)) {
             work.signal();
           }
           return s;
@@ -262,7 +262,8 @@ final class Connection implements Runnable {
       }
       if (inputEnded) {
         work.signalAll();
-      } else if (idle > 0 && worthSharing()) {
+      } else if (idle > 0 && worthWaking(readyCount + 1)) {
+        // Another thread runs the queued requests, or reads the next ones while this one works.
         work.signal();
       }
       return batch;
@@ -272,12 +273,13 @@ final class Connection implements Runnable {
   }
 
   /**
-   * Whether the queued requests are worth waking another thread for: only when they would keep
-   * this one busy longer than a wake-up costs. Fast devices (page cache) then run a whole batch on
-   * the thread that read it; slow ones get every thread of the connection.
+   * Whether {@code requests} of work ahead of this thread are worth waking another for: only when
+   * they would keep it busy longer than a wake-up costs. Fast devices (page cache) then run a whole
+   * batch on the thread that read it; slow ones, and large requests, get more threads of the
+   * connection.
    */
-  private boolean worthSharing() {
-    return readyHead != null && readyCount * serviceNanos > HANDOFF_NANOS;
+  private boolean worthWaking(int requests) {
+    return requests * serviceNanos > HANDOFF_NANOS;
   }
 
   // ------------------------------------------------------------------------------- slots
