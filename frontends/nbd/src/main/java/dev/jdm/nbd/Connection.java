@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.RejectedExecutionException;
@@ -16,8 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,9 +52,8 @@ final class Connection implements Runnable {
   private RequestReader reader;
 
   // Turn-taking at the socket and the queue of requests read but not started; under lock.
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition work = lock.newCondition();
-  private final Condition slotFreed = lock.newCondition();
+  private final Object lock = new Object();
+  private final Thread[] idleThreads;
   private boolean reading;
   private int idle;
   private boolean inputEnded;
@@ -68,7 +67,8 @@ final class Connection implements Runnable {
   private final AtomicReference<RequestSlot> freeSlots = new AtomicReference<>();
   private final AtomicInteger inFlight = new AtomicInteger();
   private int created;
-  private volatile boolean waitingForSlot;
+  private volatile Thread slotWaiter;
+  private volatile Thread drainWaiter;
 
   // Replies: a stack any thread pushes to; the writer takes all of it at once.
   private final AtomicReference<RequestSlot> replies = new AtomicReference<>();
@@ -86,6 +86,7 @@ final class Connection implements Runnable {
     this.pool = server.buffers();
     this.maxPayload = server.config().maxPayload();
     this.maxInFlight = server.config().maxInFlight();
+    this.idleThreads = new Thread[server.config().threadsPerConnection()];
     this.transport = new PlainTransport(channel);
   }
 
@@ -193,54 +194,55 @@ final class Connection implements Runnable {
 
   /**
    * The next request to run: one already read, or, when none is and nobody is reading, a batch this
-   * thread reads. Pending replies are sent before the thread waits or reads. Null at the end.
+   * thread reads. Pending replies are sent before the thread sleeps or reads. Null at the end.
+   * Waiting is {@code park} on a stack of idle threads, so turn-taking allocates nothing.
    */
   private RequestSlot nextRequest() {
     boolean flushed = false;
-    lock.lock();
-    try {
-      while (true) {
+    Thread me = Thread.currentThread();
+    while (true) {
+      Thread wake = null;
+      boolean flushFirst = false;
+      boolean sleep = false;
+      synchronized (lock) {
+        removeIdle(me);
         if (readyHead != null) {
           RequestSlot s = readyHead;
           readyHead = s.next;
           s.next = null;
           readyCount--;
-          if (idle > 0 && readyHead != null && worthWaking(readyCount)) {
-            work.signal();
+          if (readyHead != null && worthWaking(readyCount)) {
+            wake = popIdle();
           }
+          unpark(wake);
           return s;
         }
         if (inputEnded) {
           return null;
         }
         if (!flushed && replies.get() != null) {
-          lock.unlock();
-          try {
-            flush();
-          } finally {
-            lock.lock();
-          }
-          flushed = true;
-          continue;
-        }
-        if (!reading) {
+          flushFirst = true;
+        } else if (!reading) {
           reading = true;
-          break;
+        } else {
+          idleThreads[idle++] = me;
+          sleep = true;
         }
-        idle++;
-        try {
-          work.awaitUninterruptibly();
-        } finally {
-          idle--;
-        }
-        flushed = false;
       }
-    } finally {
-      lock.unlock();
+      if (flushFirst) {
+        flush();
+        flushed = true;
+      } else if (sleep) {
+        LockSupport.park(this);
+        flushed = false;
+      } else {
+        break;
+      }
     }
     RequestSlot batch = reader.read();
-    lock.lock();
-    try {
+    Thread[] wake = null;
+    Thread one = null;
+    synchronized (lock) {
       reading = false;
       if (batch == null || reader.ended()) {
         inputEnded = true;
@@ -261,14 +263,46 @@ final class Connection implements Runnable {
         batch.next = null;
       }
       if (inputEnded) {
-        work.signalAll();
-      } else if (idle > 0 && worthWaking(readyCount + 1)) {
+        wake = Arrays.copyOf(idleThreads, idle);
+        Arrays.fill(idleThreads, null);
+        idle = 0;
+      } else if (worthWaking(readyCount + 1)) {
         // Another thread runs the queued requests, or reads the next ones while this one works.
-        work.signal();
+        one = popIdle();
       }
-      return batch;
-    } finally {
-      lock.unlock();
+    }
+    if (wake != null) {
+      for (Thread t : wake) {
+        unpark(t);
+      }
+    }
+    unpark(one);
+    return batch;
+  }
+
+  private Thread popIdle() {
+    if (idle == 0) {
+      return null;
+    }
+    Thread t = idleThreads[--idle];
+    idleThreads[idle] = null;
+    return t;
+  }
+
+  /** Takes {@code t} off the idle stack if it is there (it woke by itself). */
+  private void removeIdle(Thread t) {
+    for (int i = 0; i < idle; i++) {
+      if (idleThreads[i] == t) {
+        idleThreads[i] = idleThreads[--idle];
+        idleThreads[idle] = null;
+        return;
+      }
+    }
+  }
+
+  private static void unpark(Thread t) {
+    if (t != null) {
+      LockSupport.unpark(t);
     }
   }
 
@@ -294,16 +328,11 @@ final class Connection implements Runnable {
       s = new RequestSlot(this, created++);
     }
     if (s == null && mayWait) {
-      lock.lock();
-      try {
-        waitingForSlot = true;
-        while ((s = popFree()) == null && !closed.get()) {
-          slotFreed.awaitUninterruptibly();
-        }
-        waitingForSlot = false;
-      } finally {
-        lock.unlock();
+      slotWaiter = Thread.currentThread();
+      while ((s = popFree()) == null && !closed.get()) {
+        LockSupport.park(this);
       }
+      slotWaiter = null;
     }
     if (s != null) {
       inFlight.incrementAndGet();
@@ -331,13 +360,9 @@ final class Connection implements Runnable {
       t = freeSlots.get();
       s.next = t;
     } while (!freeSlots.compareAndSet(t, s));
-    if (inFlight.decrementAndGet() == 0 || waitingForSlot) {
-      lock.lock();
-      try {
-        slotFreed.signalAll();
-      } finally {
-        lock.unlock();
-      }
+    unpark(slotWaiter);
+    if (inFlight.decrementAndGet() == 0) {
+      unpark(drainWaiter);
     }
   }
 
@@ -630,14 +655,11 @@ final class Connection implements Runnable {
   }
 
   private void awaitDrained() {
-    lock.lock();
-    try {
-      while (inFlight.get() > 0) {
-        slotFreed.awaitUninterruptibly();
-      }
-    } finally {
-      lock.unlock();
+    drainWaiter = Thread.currentThread();
+    while (inFlight.get() > 0) {
+      LockSupport.parkNanos(this, 10_000_000L);
     }
+    drainWaiter = null;
     flush();
   }
 
