@@ -127,7 +127,8 @@ class RealClientsTest {
     for (String dev : List.of("lin", "striped", "segments", "stacked")) {
       String out = fx.ok(List.of("fio", "--name=verify-" + dev, "--ioengine=nbd",
           "--uri=" + fx.uri(dev), "--rw=randwrite", "--bs=4k", "--bsrange=4k-256k",
-          "--iodepth=16", "--size=64M", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0",
+          "--iodepth=16", "--size=64M", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+          "--verify_state_save=0",
           "--randrepeat=0"), 300);
       assertTrue(out.contains("err= 0"), dev + ": " + out);
     }
