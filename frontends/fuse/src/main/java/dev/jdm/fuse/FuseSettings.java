@@ -65,9 +65,14 @@ record FuseSettings(boolean enabled, Path mountpoint, int threads, int maxWrite,
   }
 
   private void check(Config c, List<ConfigException.ValidationProblem> problems) {
-    if (enabled && (mountpoint.toString().isEmpty() || !mountpoint.isAbsolute())) {
-      problem(c, "mountpoint", "must be an absolute directory path when the frontend is enabled,"
-          + " not '" + mountpoint + "'", problems);
+    if (enabled && mountpoint.toString().isEmpty()) {
+      // Unset: point at the line that enabled the frontend, not at reference.conf.
+      problems.add(new ConfigException.ValidationProblem(SECTION + ".mountpoint",
+          c.getValue("enabled").origin(), "must be set to an absolute directory path when the"
+              + " frontend is enabled"));
+    } else if (enabled && !mountpoint.isAbsolute()) {
+      problem(c, "mountpoint", "must be an absolute directory path, not '" + mountpoint + "'",
+          problems);
     }
     if (threads < 1 || threads > 1024) {
       problem(c, "threads", "must be 1 to 1024, not " + threads, problems);

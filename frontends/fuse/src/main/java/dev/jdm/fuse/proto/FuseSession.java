@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +54,7 @@ public final class FuseSession implements AutoCloseable {
   /** The unique id each worker is handling, 0 when idle; INTERRUPT looks here. */
   private final AtomicLongArray inFlight;
   private final CountDownLatch initDone = new CountDownLatch(1);
+  private final AtomicLong interrupts = new AtomicLong();
   private volatile FuseInit terms;
   private volatile String initFailure;
   private long connection = -1;
@@ -119,6 +121,11 @@ public final class FuseSession implements AutoCloseable {
   /** What INIT agreed on. */
   public FuseInit terms() {
     return terms;
+  }
+
+  /** How many INTERRUPT requests came, for diagnostics. */
+  public long interrupts() {
+    return interrupts.get();
   }
 
   /** Where it is mounted. */
@@ -273,6 +280,7 @@ public final class FuseSession implements AutoCloseable {
    * again later. For a request already answered, the kernel drops that EAGAIN.
    */
   private void interrupt(FuseRequest r) {
+    interrupts.incrementAndGet();
     long target = r.argLong(0);
     for (int i = 0; i < inFlight.length(); i++) {
       if (inFlight.get(i) == target) {
