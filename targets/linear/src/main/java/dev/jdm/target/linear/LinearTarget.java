@@ -67,7 +67,7 @@ public final class LinearTarget implements Target {
   }
 
   /** A plain decimal number as a long, or -1 when {@code text} is anything else. */
-  static long sectorNumber(String text) {
+  private static long sectorNumber(String text) {
     if (text.isEmpty() || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
       return -1;
     }
