@@ -1,0 +1,142 @@
+package dev.jdm.nbd;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValue;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The {@code jdm.frontends.nbd} section, checked once: types against {@code reference.conf}, unknown
+ * keys, and each value's meaning. Every error names the file and line the value came from.
+ */
+record NbdConfig(
+    boolean enabled,
+    List<ListenAddress> listen,
+    String defaultExport,
+    int maxPayload,
+    int threadsPerConnection,
+    int maxInFlight,
+    int maxConnections,
+    Duration handshakeTimeout,
+    Duration shutdownGrace,
+    long bufferCache,
+    Tls tls) {
+
+  static final String SECTION = "jdm.frontends.nbd";
+  /** The smallest block the kernel addresses, and so the NBD minimum block size. */
+  static final int MIN_BLOCK = 512;
+  /** Largest payload the protocol lets a server advertise in practice (the spec's 2^25 safe size). */
+  static final int PAYLOAD_CEILING = 1 << 25;
+
+  /** When TLS is offered: NBD's NOTLS, SELECTIVETLS (every export optional) and FORCEDTLS. */
+  enum TlsMode {
+    OFF, ON, REQUIRE
+  }
+
+  /** The {@code tls} subsection. */
+  record Tls(TlsMode mode, Path certificate, Path key, Path trust, boolean verifyClient) {}
+
+  /** Reads and checks the section from the whole resolved {@code config}. */
+  static NbdConfig from(Config config) {
+    Config reference = ConfigFactory.defaultReference();
+    config.checkValid(reference, SECTION);
+    Config c = config.getConfig(SECTION);
+    rejectUnknownKeys(c, reference.getConfig(SECTION), SECTION);
+
+    List<ListenAddress> listen = new ArrayList<>();
+    List<String> texts = c.getStringList("listen");
+    List<? extends ConfigValue> values = c.getList("listen");
+    for (int i = 0; i < texts.size(); i++) {
+      try {
+        listen.add(ListenAddress.parse(texts.get(i)));
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException.BadValue(values.get(i).origin(), SECTION + ".listen[" + i + "]",
+            e.getMessage());
+      }
+    }
+    boolean enabled = c.getBoolean("enabled");
+    if (enabled && listen.isEmpty()) {
+      throw bad(c, "listen", "at least one address is needed while the server is enabled");
+    }
+    long payload = c.getBytes("max-payload");
+    if (payload < 4096 || payload > PAYLOAD_CEILING || payload % MIN_BLOCK != 0) {
+      throw bad(c, "max-payload", "must be a multiple of 512 from 4KiB to 32MiB, not " + payload);
+    }
+    int threads = positive(c, "threads-per-connection", 64);
+    int inFlight = positive(c, "max-in-flight", 4096);
+    int connections = positive(c, "max-connections", 65536);
+    Duration handshake = c.getDuration("handshake-timeout");
+    if (handshake.isNegative() || handshake.isZero()) {
+      throw bad(c, "handshake-timeout", "must be positive");
+    }
+    Duration grace = c.getDuration("shutdown-grace");
+    if (grace.isNegative()) {
+      throw bad(c, "shutdown-grace", "must not be negative");
+    }
+    long cache = c.getBytes("buffer-cache");
+    if (cache < 0) {
+      throw bad(c, "buffer-cache", "must not be negative");
+    }
+    return new NbdConfig(enabled, List.copyOf(listen), c.getString("default-export"),
+        (int) payload, threads, inFlight, connections, handshake, grace, cache, tls(c));
+  }
+
+  private static Tls tls(Config c) {
+    String modeText = c.getString("tls.mode");
+    TlsMode mode;
+    try {
+      mode = TlsMode.valueOf(modeText.toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw bad(c, "tls.mode", "'" + modeText + "': expected off, on or require");
+    }
+    boolean verify = c.getBoolean("tls.verify-client");
+    Path cert = path(c, "tls.certificate");
+    Path key = path(c, "tls.key");
+    Path trust = path(c, "tls.trust");
+    if (mode != TlsMode.OFF) {
+      if (cert == null) {
+        throw bad(c, "tls.certificate", "a certificate file is needed when tls.mode is " + modeText);
+      }
+      if (key == null) {
+        throw bad(c, "tls.key", "a private key file is needed when tls.mode is " + modeText);
+      }
+      if (verify && trust == null) {
+        throw bad(c, "tls.trust", "a CA file is needed when tls.verify-client is true");
+      }
+    }
+    return new Tls(mode, cert, key, trust, verify);
+  }
+
+  private static Path path(Config c, String key) {
+    String text = c.getString(key);
+    return text.isEmpty() ? null : Path.of(text);
+  }
+
+  private static int positive(Config c, String key, int max) {
+    int v = c.getInt(key);
+    if (v < 1 || v > max) {
+      throw bad(c, key, "must be from 1 to " + max + ", not " + v);
+    }
+    return v;
+  }
+
+  private static ConfigException bad(Config c, String key, String message) {
+    return new ConfigException.BadValue(c.getValue(key).origin(), SECTION + "." + key, message);
+  }
+
+  /** checkValid ignores keys the reference lacks; a misspelt key would then do nothing silently. */
+  private static void rejectUnknownKeys(Config user, Config reference, String prefix) {
+    for (Map.Entry<String, ConfigValue> e : user.entrySet()) {
+      if (!reference.hasPathOrNull(e.getKey())) {
+        throw new ConfigException.BadPath(e.getValue().origin(), prefix + "." + e.getKey(),
+            "unknown key (known keys are those of the frontend's reference.conf)");
+      }
+    }
+  }
+}

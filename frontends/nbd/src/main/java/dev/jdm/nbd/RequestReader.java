@@ -1,0 +1,220 @@
+package dev.jdm.nbd;
+
+import dev.jdm.spi.IoStatus;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Parses requests off the socket in batches (proto.md "Request message"): one read fetches as many
+ * headers as the client has sent, and small WRITE payloads stay where they landed in the input
+ * chunk. A large WRITE payload is read straight into its own pooled buffer, and the read after it
+ * asks for one header only, so no payload is copied twice. Used by one thread at a time.
+ */
+final class RequestReader {
+  /** Bytes of one input chunk. */
+  static final int CHUNK = 256 * 1024;
+  /** Most bytes asked of one socket read, and the largest WRITE payload kept in a chunk. */
+  static final int WINDOW = 64 * 1024;
+
+  private final Transport transport;
+  private final Connection connection;
+  private final BufferPool pool;
+  private final int maxPayload;
+  private final InputChunk.ChunkStack chunks;
+  private InputChunk chunk;
+  private int rpos;
+  private int wpos;
+  /** After a large WRITE: the next read asks for a header only. */
+  private boolean headerOnly;
+  private boolean ended;
+  private IOException failure;
+
+  RequestReader(Transport transport, Connection connection, BufferPool pool, int maxPayload,
+      int slots) {
+    this.transport = transport;
+    this.connection = connection;
+    this.pool = pool;
+    this.maxPayload = maxPayload;
+    this.chunks = new InputChunk.ChunkStack(CHUNK, slots);
+  }
+
+  /** Whether the client sent NBD_CMD_DISC or closed: nothing more will come. */
+  boolean ended() {
+    return ended;
+  }
+
+  /** Why the input ended early (a broken request, a client gone mid-request), else null. */
+  IOException failure() {
+    return failure;
+  }
+
+  /**
+   * Blocks until at least one request has arrived and returns every complete one read so far,
+   * linked through {@link RequestSlot#next}; null once the input has ended.
+   *
+   * A request that leaves the stream unparseable, or a client gone in the middle of one, ends the
+   * input; {@link #failure()} then says why.
+   */
+  RequestSlot read() {
+    RequestSlot head = null;
+    RequestSlot tail = null;
+    while (!ended) {
+      while (wpos - rpos >= NbdWire.REQUEST_HEADER) {
+        RequestSlot s = connection.takeSlot(head == null);
+        if (s == null) {
+          return head;
+        }
+        boolean more;
+        try {
+          more = parse(s);
+        } catch (IOException e) {
+          more = false;
+          failure = e;
+        }
+        if (!more) {
+          // Requests before a DISC or a broken one were received whole: they still run.
+          connection.giveBack(s);
+          ended = true;
+          return head;
+        }
+        if (head == null) {
+          head = s;
+        } else {
+          tail.next = s;
+        }
+        tail = s;
+      }
+      if (head != null) {
+        return head;
+      }
+      try {
+        fill();
+      } catch (IOException e) {
+        failure = e;
+        ended = true;
+      }
+    }
+    return head;
+  }
+
+  /** Fills {@code s} from the header at rpos (and its payload); false for NBD_CMD_DISC. */
+  private boolean parse(RequestSlot s) throws IOException {
+    ByteBuffer b = chunk.buffer;
+    int magic = b.getInt(rpos);
+    if (magic != NbdWire.REQUEST_MAGIC) {
+      throw new ProtocolException(String.format("bad request magic 0x%08x", magic));
+    }
+    s.flags = b.getShort(rpos + 4) & 0xffff;
+    s.type = b.getShort(rpos + 6) & 0xffff;
+    s.cookie = b.getLong(rpos + 8);
+    s.offset = b.getLong(rpos + 16);
+    s.length = b.getInt(rpos + 24) & 0xffffffffL;
+    s.next = null;
+    rpos += NbdWire.REQUEST_HEADER;
+    if (s.type == NbdWire.CMD_DISC) {
+      return false;
+    }
+    if (s.type == NbdWire.CMD_WRITE) {
+      payload(s);
+    }
+    return true;
+  }
+
+  private void payload(RequestSlot s) throws IOException {
+    long len = s.length;
+    if (len > maxPayload) {
+      if (len > NbdConfig.PAYLOAD_CEILING) {
+        throw new ProtocolException("WRITE payload of " + len + " bytes is above the "
+            + NbdConfig.PAYLOAD_CEILING + " any server must take; cannot skip it safely");
+      }
+      s.early = IoStatus.EINVAL;
+      skip(len);
+      return;
+    }
+    int n = (int) len;
+    int avail = wpos - rpos;
+    if (n <= WINDOW && avail >= n) {
+      s.chunk = chunk.retain();
+      s.dataOffset = rpos;
+      rpos += n;
+      return;
+    }
+    ByteBuffer d = pool.take(n);
+    s.data = d;
+    s.dataOffset = BufferPool.HEADER_ROOM;
+    int have = Math.min(avail, n);
+    d.put(BufferPool.HEADER_ROOM, chunk.buffer, rpos, have);
+    rpos += have;
+    d.limit(BufferPool.HEADER_ROOM + n).position(BufferPool.HEADER_ROOM + have);
+    while (d.hasRemaining()) {
+      if (transport.read(d) < 0) {
+        throw new EOFException("client closed in the middle of a WRITE payload");
+      }
+    }
+    headerOnly = n > WINDOW;
+  }
+
+  /** Drops {@code n} payload bytes of a request that is refused. */
+  private void skip(long n) throws IOException {
+    while (true) {
+      int take = (int) Math.min(n, wpos - rpos);
+      rpos += take;
+      n -= take;
+      if (n == 0) {
+        return;
+      }
+      fill();
+    }
+  }
+
+  /** Reads more bytes into the chunk; at a clean end of stream marks the input ended. */
+  private void fill() throws IOException {
+    makeRoom();
+    ByteBuffer b = chunk.buffer;
+    int want = headerOnly ? NbdWire.REQUEST_HEADER - (wpos - rpos) : WINDOW;
+    headerOnly = false;
+    b.limit(Math.min(b.capacity(), wpos + Math.max(want, 1))).position(wpos);
+    int r = transport.read(b);
+    if (r < 0) {
+      if (wpos != rpos) {
+        throw new EOFException("client closed in the middle of a request");
+      }
+      ended = true;
+      return;
+    }
+    wpos += r;
+  }
+
+  private void makeRoom() {
+    if (chunk == null) {
+      chunk = chunks.pop();
+      rpos = wpos = 0;
+      return;
+    }
+    if (chunk.buffer.capacity() - wpos >= WINDOW) {
+      return;
+    }
+    int avail = wpos - rpos;
+    ByteBuffer b = chunk.buffer;
+    if (chunk.unshared()) {
+      b.limit(wpos).position(rpos);
+      b.compact();
+    } else {
+      InputChunk fresh = chunks.pop();
+      fresh.buffer.put(0, b, rpos, avail);
+      chunk.release();
+      chunk = fresh;
+    }
+    rpos = 0;
+    wpos = avail;
+  }
+
+  /** Lets go of the current chunk; the reader is done. */
+  void close() {
+    if (chunk != null) {
+      chunk.release();
+      chunk = null;
+    }
+  }
+}

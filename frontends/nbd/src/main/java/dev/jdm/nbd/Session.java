@@ -1,0 +1,15 @@
+package dev.jdm.nbd;
+
+import dev.jdm.kernel.MappedDevice;
+
+/**
+ * What the handshake agreed on, for the transmission phase.
+ *
+ * @param transport the stream to use from now on (TLS if STARTTLS happened)
+ * @param device the export's device
+ * @param structured whether structured replies were negotiated
+ * @param blockStatus whether base:allocation was selected for this export
+ * @param flags the transmission flags sent to the client
+ */
+record Session(
+    Transport transport, MappedDevice device, boolean structured, boolean blockStatus, int flags) {}

@@ -1,0 +1,125 @@
+package dev.jdm.nbd;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.spec.InvalidKeySpecException;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * Builds the server's {@link SSLContext} from PEM files, as nbdkit and qemu take them: a
+ * certificate chain, an unencrypted private key, and optionally the CA that client certificates
+ * must chain to.
+ */
+final class TlsContext {
+  private static final Pattern PEM_KEY = Pattern.compile(
+      "-----BEGIN (RSA |EC )?PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END \\1?PRIVATE KEY-----");
+  private static final char[] NO_PASSWORD = new char[0];
+
+  private TlsContext() {}
+
+  /** The context for {@code tls}; the message of the exception names the file that failed. */
+  static SSLContext build(NbdConfig.Tls tls) throws IOException, GeneralSecurityException {
+    List<? extends Certificate> chain = certificates(tls.certificate());
+    if (chain.isEmpty()) {
+      throw new IOException(tls.certificate() + ": no PEM certificate in the file");
+    }
+    PrivateKey key = privateKey(tls.key());
+    KeyStore keys = KeyStore.getInstance("PKCS12");
+    keys.load(null, null);
+    keys.setKeyEntry("server", key, NO_PASSWORD, chain.toArray(Certificate[]::new));
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(keys, NO_PASSWORD);
+
+    TrustManagerFactory tmf = null;
+    if (tls.trust() != null) {
+      KeyStore trusted = KeyStore.getInstance("PKCS12");
+      trusted.load(null, null);
+      int i = 0;
+      for (Certificate ca : certificates(tls.trust())) {
+        trusted.setCertificateEntry("ca" + i++, ca);
+      }
+      if (i == 0) {
+        throw new IOException(tls.trust() + ": no PEM certificate in the file");
+      }
+      tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trusted);
+    }
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
+    return context;
+  }
+
+  private static List<? extends Certificate> certificates(Path file)
+      throws IOException, GeneralSecurityException {
+    try {
+      return List.copyOf(CertificateFactory.getInstance("X.509")
+          .generateCertificates(new ByteArrayInputStream(Files.readAllBytes(file))));
+    } catch (java.security.cert.CertificateException e) {
+      throw new IOException(file + ": not a PEM certificate file: " + e.getMessage(), e);
+    }
+  }
+
+  private static PrivateKey privateKey(Path file) throws IOException, GeneralSecurityException {
+    Matcher m = PEM_KEY.matcher(Files.readString(file));
+    if (!m.find()) {
+      throw new IOException(file + ": no unencrypted PEM private key (BEGIN PRIVATE KEY or"
+          + " BEGIN RSA PRIVATE KEY) in the file");
+    }
+    byte[] der = Base64.getMimeDecoder().decode(m.group(2));
+    if ("RSA ".equals(m.group(1))) {
+      der = pkcs1ToPkcs8(der);
+    } else if ("EC ".equals(m.group(1))) {
+      throw new IOException(file + ": convert the EC key to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)");
+    }
+    PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
+    for (String algorithm : new String[] {"RSA", "EC", "Ed25519", "RSASSA-PSS"}) {
+      try {
+        return KeyFactory.getInstance(algorithm).generatePrivate(spec);
+      } catch (InvalidKeySpecException wrongAlgorithm) {
+        // try the next one
+      }
+    }
+    throw new IOException(file + ": unsupported private key type");
+  }
+
+  /** Wraps a PKCS#1 RSAPrivateKey in the PKCS#8 PrivateKeyInfo the JDK reads. */
+  private static byte[] pkcs1ToPkcs8(byte[] pkcs1) {
+    byte[] algorithm = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7,
+        0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+    byte[] version = {0x02, 0x01, 0x00};
+    byte[] octets = der(0x04, pkcs1);
+    byte[] body = new byte[version.length + algorithm.length + octets.length];
+    System.arraycopy(version, 0, body, 0, version.length);
+    System.arraycopy(algorithm, 0, body, version.length, algorithm.length);
+    System.arraycopy(octets, 0, body, version.length + algorithm.length, octets.length);
+    return der(0x30, body);
+  }
+
+  private static byte[] der(int tag, byte[] content) {
+    int n = content.length;
+    byte[] len = n < 0x80 ? new byte[] {(byte) n}
+        : n < 0x100 ? new byte[] {(byte) 0x81, (byte) n}
+        : n < 0x10000 ? new byte[] {(byte) 0x82, (byte) (n >> 8), (byte) n}
+        : new byte[] {(byte) 0x83, (byte) (n >> 16), (byte) (n >> 8), (byte) n};
+    byte[] out = new byte[1 + len.length + n];
+    out[0] = (byte) tag;
+    System.arraycopy(len, 0, out, 1, len.length);
+    System.arraycopy(content, 0, out, 1 + len.length, n);
+    return out;
+  }
+}
