@@ -43,6 +43,14 @@ class FioVerifyTest {
   }
 
   @Test
+  void stripedRequestsSplitAtChunksVerify() throws Exception {
+    var a = jdm.backing("a.img", 32L << 20);
+    var b = jdm.backing("b.img", 32L << 20);
+    jdm.device("disk", "0 131072 striped 2 16 " + a + " 0 " + b + " 0");
+    fio("randwrite", "64k");
+  }
+
+  @Test
   void requestsCompletedOnAnotherThreadVerify() throws Exception {
     jdm.registry().register(new LaterTarget.Type(), "test");
     disk("later");

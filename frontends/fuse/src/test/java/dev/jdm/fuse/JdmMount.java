@@ -4,6 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.filter.Filter;
+import ch.qos.logback.core.read.ListAppender;
+import ch.qos.logback.core.spi.FilterReply;
 import dev.jdm.fuse.proto.MountTable;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.DmException;
@@ -24,6 +30,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.slf4j.LoggerFactory;
 
 /**
  * A jdm device mapper with the FUSE frontend mounted on a fresh temporary directory, for one test.
@@ -41,6 +48,7 @@ final class JdmMount implements BeforeEachCallback, AfterEachCallback {
   private final Deque<Path> mounts = new ArrayDeque<>();
   private final List<String> loops = new ArrayList<>();
   private final List<Process> processes = new ArrayList<>();
+  private final ListAppender<ILoggingEvent> errors = new ListAppender<>();
 
   /** A fixture whose frontend has the defaults plus {@code config} (keys of jdm.frontends.fuse). */
   JdmMount(String config) {
@@ -56,6 +64,9 @@ final class JdmMount implements BeforeEachCallback, AfterEachCallback {
     for (String tool : List.of("losetup", "mount", "umount")) {
       Tools.require(tool);
     }
+    errors.addFilter(new ThresholdFilter());
+    errors.start();
+    jdmLogger().addAppender(errors);
     dir = Files.createTempDirectory("jdm-fuse-");
     mountpoint = Files.createDirectory(dir.resolve("mnt"));
     registry = new TargetRegistry();
@@ -158,6 +169,19 @@ final class JdmMount implements BeforeEachCallback, AfterEachCallback {
     return p;
   }
 
+  private static Logger jdmLogger() {
+    return (Logger) LoggerFactory.getLogger("dev.jdm");
+  }
+
+  /** Passes ERROR events only. */
+  private static final class ThresholdFilter extends Filter<ILoggingEvent> {
+    @Override
+    public FilterReply decide(ILoggingEvent event) {
+      return event.getLevel().isGreaterOrEqual(Level.ERROR) ? FilterReply.NEUTRAL
+          : FilterReply.DENY;
+    }
+  }
+
   @Override
   public void afterEach(ExtensionContext context) throws Exception {
     List<String> leftovers = new ArrayList<>();
@@ -193,6 +217,9 @@ final class JdmMount implements BeforeEachCallback, AfterEachCallback {
         Files.deleteIfExists(p);
       }
     }
+    jdmLogger().detachAppender(errors);
     assertEquals(List.of(), leftovers, "left behind after the test");
+    assertEquals(List.of(), errors.list.stream().map(ILoggingEvent::getFormattedMessage).toList(),
+        "errors logged during the test");
   }
 }

@@ -43,6 +43,12 @@ class SeedWorkflowTest {
         jdm.device("dev", "0 " + SECTORS + " linear " + f + " 0");
         return new Stored(f, 0);
       }
+      case "striped" -> {
+        Path a = jdm.backing("stripe0.img", bytes / 2);
+        Path b = jdm.backing("stripe1.img", bytes / 2);
+        jdm.device("dev", "0 " + SECTORS + " striped 2 128 " + a + " 0 " + b + " 0");
+        return new Stored(a, 0);
+      }
       case "stacked" -> {
         Path f = jdm.backing("lower.img", bytes + 1024 * 512);
         jdm.device("lower", "0 " + (SECTORS + 1024) + " linear " + f + " 0");
@@ -56,7 +62,7 @@ class SeedWorkflowTest {
   private record Stored(Path file, long offset) {}
 
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"hello", "linear", "stacked"})
+  @ValueSource(strings = {"hello", "linear", "striped", "stacked"})
   void ddLosetupMkfsMountCopyFsck(String kind) throws Exception {
     for (String tool : List.of("dd", "mkfs.ext4", "e2fsck", "touch", "cp", "ls")) {
       Tools.require(tool);
