@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
  * become I/O requests on the device; names cannot be created, removed or renamed, and files cannot
  * be truncated.
  *
- * <p>Requests are byte-granular (a {@code cat} or {@code dd bs=1} sends any offset and length) while
- * devices take whole 512-byte sectors: a read of a partial sector reads the whole sectors around it;
+ * <p>Requests are byte-granular (a {@code cat} or {@code dd bs=1} sends any offset and length)
+ * while devices take whole 512-byte sectors: a read of a partial sector reads the whole sectors
+ * around it;
  * a write of a partial sector reads the edge sectors, merges, and writes whole sectors. That
  * read-modify-write runs under one lock, so that two partial writes sharing a sector cannot lose
  * each other's bytes; aligned I/O, what direct-I/O users and the loop driver send, takes no lock.
@@ -152,7 +153,7 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
     r.replyAttr(attributes(n), attrNanos);
   }
 
-  /** Only times may change (and are ignored): a device's size and owner are not the file's to set. */
+  /** Only times may change (and are ignored): size, mode and owner follow the device. */
   @Override
   public void setattr(FuseRequest r, long node, int valid, long size, int mode) {
     Attributes a;
@@ -200,7 +201,8 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
     for (long i = offset; i < nodes.size() + 2L; i++) {
       int next;
       if (i < 2) {
-        next = r.putDirent(at, limit, DeviceTree.ROOT, i + 1, FuseWire.DT_DIR, i == 0 ? DOT : DOTDOT);
+        byte[] name = i == 0 ? DOT : DOTDOT;
+        next = r.putDirent(at, limit, DeviceTree.ROOT, i + 1, FuseWire.DT_DIR, name);
       } else {
         Node n = nodes.get((int) (i - 2));
         next = r.putDirent(at, limit, n.id, i + 1, FuseWire.DT_REG, n.nameBytes);

@@ -86,8 +86,9 @@ record FuseSettings(boolean enabled, Path mountpoint, int threads, int maxWrite,
       problem(c, "max-background", "must be 1 to 65535, not " + maxBackground, problems);
     }
     for (String d : List.of("attr-timeout", "init-timeout", "unmount-timeout", "probe-timeout")) {
-      if (c.getDuration(d).isNegative() || (!d.equals("attr-timeout") && c.getDuration(d).isZero())) {
-        problem(c, d, "must be a positive duration, not " + c.getDuration(d), problems);
+      Duration v = c.getDuration(d);
+      if (v.isNegative() || (v.isZero() && !d.equals("attr-timeout"))) {
+        problem(c, d, "must be a positive duration, not " + v, problems);
       }
     }
   }

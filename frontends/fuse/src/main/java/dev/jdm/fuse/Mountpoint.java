@@ -30,9 +30,16 @@ final class Mountpoint {
   /** How the directory answered stat(2). */
   private enum Probe { OK, NOT_CONNECTED, HUNG, MISSING }
 
-  /** Readies {@code dir} (absolute) for mounting and returns it normalized. */
+  /**
+   * Readies {@code dir} (absolute) for mounting and returns it as the kernel will list it, with
+   * symbolic links resolved (those in its parent first: a stale mount on the directory itself
+   * cannot be resolved until it is cleared).
+   */
   static Path prepare(Path dir, Duration probeTimeout) throws IOException {
     Path p = dir.toAbsolutePath().normalize();
+    if (p.getParent() != null && Files.isDirectory(p.getParent())) {
+      p = p.getParent().toRealPath().resolve(p.getFileName());
+    }
     for (int i = 0; i <= MAX_STALE; i++) {
       Probe probe = probe(p, probeTimeout);
       MountTable.Mount top = MountTable.top(p);
@@ -50,7 +57,7 @@ final class Mountpoint {
           throw new IOException("mountpoint " + p + (Files.exists(p) ? " is not a directory"
               : " does not exist"));
         }
-        return p;
+        return p.toRealPath();
       }
       try {
         LinuxCalls.umount2(p.toString(), LinuxCalls.MNT_DETACH);

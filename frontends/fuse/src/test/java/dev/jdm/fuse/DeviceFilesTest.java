@@ -138,7 +138,8 @@ class DeviceFilesTest {
       assertEquals(100, ch.read(ByteBuffer.allocate(4096), MIB - 100));
       assertEquals(-1, ch.read(ByteBuffer.allocate(4096), MIB));
       assertEquals(100, ch.write(ByteBuffer.allocate(4096), MIB - 100), "short write at the end");
-      IOException e = assertThrows(IOException.class, () -> ch.write(ByteBuffer.allocate(512), MIB));
+      IOException e =
+          assertThrows(IOException.class, () -> ch.write(ByteBuffer.allocate(512), MIB));
       assertTrue(e.getMessage().contains("No space left"), e.getMessage());
     }
   }

@@ -13,7 +13,7 @@ import dev.jdm.kernel.TargetRegistry;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
-/** The {@code jdm.frontends.fuse} section: defaults, and errors that name the key, file and line. */
+/** The {@code jdm.frontends.fuse} section: defaults, and errors naming key, file and line. */
 class FuseSettingsTest {
   private static Config conf(String text) {
     return ConfigFactory.parseString(text, ConfigParseOptions.defaults()

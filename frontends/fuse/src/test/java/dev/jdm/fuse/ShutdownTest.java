@@ -119,6 +119,21 @@ class ShutdownTest {
   }
 
   @Test
+  void aMountpointGivenThroughASymlinkIsMountedAndUnmountedAtItsTarget() throws Exception {
+    Path real = Files.createDirectory(jdm.dir().resolve("real"));
+    Path link = Files.createSymbolicLink(jdm.dir().resolve("link"), real);
+    Frontend second = new FuseFrontendProvider().start(jdm.mapper(),
+        jdm.settings("mountpoint = \"" + link + "\"")).orElseThrow();
+    try {
+      assertEquals("fuse on " + real, second.describe());
+      assertEquals("fuse.jdm", MountTable.top(real).type());
+    } finally {
+      second.close();
+    }
+    assertNull(MountTable.top(real), "still mounted");
+  }
+
+  @Test
   void aMissingMountpointIsReportedByName() throws Exception {
     Path missing = jdm.dir().resolve("nowhere");
     Exception e = assertThrows(Exception.class, () -> new FuseFrontendProvider()

@@ -1,6 +1,6 @@
 package dev.jdm.fuse.proto;
 
-/** The Linux errno values the FUSE code answers with or reacts to, by name (asm-generic/errno*.h). */
+/** The Linux errno values the FUSE code answers with or reacts to (asm-generic/errno*.h). */
 public final class Errno {
   /** Operation not permitted. */
   public static final int EPERM = 1;

@@ -2,9 +2,9 @@ package dev.jdm.fuse.proto;
 
 /**
  * What a file system served by a {@link FuseSession} does for each request. Every method answers
- * its request through one of the request's reply methods before it returns; the session answers EIO
- * for a method that returns without replying or throws. Methods run on the session's worker threads,
- * many at once. Arguments are as {@code fuse.h} defines them for the opcode. A method not
+ * its request through one of the request's reply methods before it returns; the session answers
+ * EIO for a method that returns without replying or throws. Methods run on the session's worker
+ * threads, many at once. Arguments are as {@code fuse.h} defines them for the opcode. A method not
  * overridden answers ENOSYS, which the kernel takes as "not supported" (and often stops asking).
  */
 public interface FuseFilesystem {
@@ -72,7 +72,7 @@ public interface FuseFilesystem {
     r.replyError(Errno.ENOSYS);
   }
 
-  /** Lists entries of an open directory from position {@code offset}, at most {@code size} bytes. */
+  /** Lists an open directory's entries from position {@code offset}, in {@code size} bytes. */
   default void readdir(FuseRequest r, long node, long fh, long offset, int size) {
     r.replyError(Errno.ENOSYS);
   }

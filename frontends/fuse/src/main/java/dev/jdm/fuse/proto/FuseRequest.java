@@ -12,10 +12,10 @@ import java.nio.charset.StandardCharsets;
  * request.
  *
  * <p>Layout of the buffer: the request is read at {@code 4096 - 80}, so that a WRITE's data (after
- * the 40-byte in-header and the 40-byte write_in) starts page-aligned at 4096. The reply body starts
- * at {@link #outBody()}, page-aligned, with the out-header just before it, so that a READ reply is
- * one write of header and data; a READ that starts inside a sector reads the whole sector to just
- * before {@link #outBody()} and sends from the asked byte on.
+ * the 40-byte in-header and the 40-byte write_in) starts page-aligned at 4096. The reply body
+ * starts at {@link #outBody()}, page-aligned, with the out-header just before it, so that a READ
+ * reply is one write of header and data; a READ that starts inside a sector reads the whole sector
+ * to just before {@link #outBody()} and sends from the asked byte on.
  */
 public final class FuseRequest {
   private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;

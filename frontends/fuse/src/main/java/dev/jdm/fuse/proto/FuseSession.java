@@ -18,11 +18,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A FUSE mount served over {@code /dev/fuse} by a few worker threads, each reading requests into its
- * own buffer (the kernel hands each request to exactly one reader) and answering them itself. The
- * session does the protocol's own business: INIT negotiation, INTERRUPT, FORGET, DESTROY, ENOSYS
- * for opcodes it does not know, EIO for a file-system method that throws; the rest goes to the
- * {@link FuseFilesystem}.
+ * A FUSE mount served over {@code /dev/fuse} by a few worker threads, each reading requests into
+ * its own buffer (the kernel hands each request to exactly one reader) and answering them itself.
+ * The session does the protocol's own business: INIT negotiation, INTERRUPT, FORGET, DESTROY,
+ * ENOSYS for opcodes it does not know, EIO for a file-system method that throws; the rest goes to
+ * the {@link FuseFilesystem}.
  *
  * <p>Shutdown: {@link #close} detaches the mount, waits for the kernel to end the connection once
  * the last open file is closed, and aborts the connection through fusectl if that takes too long.
@@ -77,7 +77,8 @@ public final class FuseSession implements AutoCloseable {
     int fd = LinuxCalls.open("/dev/fuse", LinuxCalls.O_RDWR | LinuxCalls.O_CLOEXEC);
     FuseSession s = new FuseSession(mountPoint, options, fs, fd);
     String data = "fd=" + fd + ",rootmode=40000,user_id=" + LinuxCalls.geteuid() + ",group_id="
-        + LinuxCalls.getegid() + ",default_permissions" + (options.allowOther() ? ",allow_other" : "");
+        + LinuxCalls.getegid() + ",default_permissions"
+        + (options.allowOther() ? ",allow_other" : "");
     try {
       LinuxCalls.mount(name, mountPoint.toString(), "fuse." + name,
           LinuxCalls.MS_NOSUID | LinuxCalls.MS_NODEV, data);

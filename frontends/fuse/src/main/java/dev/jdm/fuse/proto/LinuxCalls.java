@@ -47,7 +47,8 @@ public final class LinuxCalls {
 
   // Pointers on the data path are passed as longs (same register in the x86-64 and AArch64 ABIs),
   // so that no MemorySegment slice is made per call.
-  private static final MethodHandle READ = down("read", FunctionDescriptor.of(LONG, INT, LONG, LONG));
+  private static final MethodHandle READ =
+      down("read", FunctionDescriptor.of(LONG, INT, LONG, LONG));
   private static final MethodHandle WRITE =
       down("write", FunctionDescriptor.of(LONG, INT, LONG, LONG));
   private static final MethodHandle OPEN = down("open", FunctionDescriptor.of(INT, PTR, INT));
@@ -78,7 +79,7 @@ public final class LinuxCalls {
     return LINKER.downcallHandle(symbol(name), fd, CAPTURE);
   }
 
-  /** A slot the calls store errno into; one per thread that uses {@link #read} or {@link #write}. */
+  /** A slot calls store errno into; one per thread that uses {@link #read} or {@link #write}. */
   public static MemorySegment errnoSlot(Arena arena) {
     return arena.allocate(CALL_STATE);
   }

@@ -7,7 +7,7 @@ public final class LinuxException extends IOException {
   private static final long serialVersionUID = 1L;
   private final int errno;
 
-  /** {@code call} failed with {@code errno}; the message reads e.g. "mount /mnt/x: Permission denied". */
+  /** {@code call} failed with {@code errno}; reads e.g. "mount /mnt/x: Permission denied". */
   public LinuxException(String call, int errno) {
     super(call + ": " + LinuxCalls.describe(errno));
     this.errno = errno;
