@@ -94,6 +94,8 @@ class DeviceFilesTest {
     Files.write(file, data, StandardOpenOption.WRITE);
     assertThrows(FileSystemException.class, () -> Files.write(file, new byte[] {1}),
         "O_TRUNC must be refused");
+    Tools.Result shell = Tools.run("sh", "-c", "echo oops > " + file);
+    assertTrue(shell.exit() != 0 && shell.err().contains("Operation not permitted"), shell.err());
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
       assertThrows(IOException.class, () -> ch.truncate(0));
     }
@@ -182,7 +184,8 @@ class DeviceFilesTest {
     Arrays.fill(data, 5 * MIB, 6 * MIB, (byte) 0);
     assertArrayEquals(data, Files.readAllBytes(jdm.file("holes")), "through FUSE");
     assertArrayEquals(data, Files.readAllBytes(backing), "in the backing file");
-    assertTrue(allocated(backing) <= before - 3 * MIB + 4096,
+    // Slack for the file system's own extent-tree blocks, which punching may add.
+    assertTrue(allocated(backing) <= before - 3 * MIB + 64 * 1024,
         "the punched range was deallocated: " + before + " -> " + allocated(backing));
   }
 
