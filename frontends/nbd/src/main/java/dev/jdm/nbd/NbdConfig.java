@@ -34,7 +34,7 @@ record NbdConfig(
   static final String SECTION = "jdm.frontends.nbd";
   /** The smallest block the kernel addresses, and so the NBD minimum block size. */
   static final int MIN_BLOCK = 512;
-  /** Largest payload the protocol lets a server advertise in practice (the spec's 2^25 safe size). */
+  /** Largest payload any server must take (proto.md: 2^25 is never a denial of service). */
   static final int PAYLOAD_CEILING = 1 << 25;
 
   /** When TLS is offered: NBD's NOTLS, SELECTIVETLS (every export optional) and FORCEDTLS. */
