@@ -37,6 +37,8 @@ final class Connection implements Runnable {
   private static final int PIECE = 1 << 30;
   /** Queued work, in expected nanoseconds, above which another thread is woken to share it. */
   private static final long HANDOFF_NANOS = 200_000;
+  /** A request this long keeps a thread busy long enough to read the next ones meanwhile. */
+  private static final long LARGE = 256 * 1024;
   /** Most descriptors in one block status reply (proto.md allows up to 2^20). */
   private static final int MAX_EXTENTS = 64 * 1024;
 
@@ -266,7 +268,7 @@ final class Connection implements Runnable {
         wake = Arrays.copyOf(idleThreads, idle);
         Arrays.fill(idleThreads, null);
         idle = 0;
-      } else if (worthWaking(readyCount + 1)) {
+      } else if (worthWaking(readyCount + 1) || (batch != null && batch.length >= LARGE)) {
         // Another thread runs the queued requests, or reads the next ones while this one works.
         one = popIdle();
       }
