@@ -56,6 +56,8 @@ final class Connection implements Runnable {
   // Turn-taking at the socket and the queue of requests read but not started; under lock.
   private final Object lock = new Object();
   private final Thread[] idleThreads;
+  private final List<Thread> workers = new ArrayList<>();
+  private final int maxWorkers;
   private boolean reading;
   private int idle;
   private boolean inputEnded;
@@ -89,6 +91,7 @@ final class Connection implements Runnable {
     this.maxPayload = server.config().maxPayload();
     this.maxInFlight = server.config().maxInFlight();
     this.idleThreads = new Thread[server.config().threadsPerConnection()];
+    this.maxWorkers = server.config().threadsPerConnection() - 1;
     this.transport = new PlainTransport(channel);
   }
 
@@ -158,16 +161,20 @@ final class Connection implements Runnable {
     return !closed.get();
   }
 
-  /** Runs the transmission phase on this and the extra threads until the input ends. */
+  /**
+   * Runs the transmission phase until the input ends: on this thread, and on up to
+   * {@code threads-per-connection - 1} more, started the first time there is work for them.
+   */
   private void serve() {
-    int extra = server.config().threadsPerConnection() - 1;
-    List<Thread> threads = new ArrayList<>(extra);
-    for (int i = 0; i < extra; i++) {
-      threads.add(Thread.ofPlatform().daemon().name("nbd-" + session.device().name() + "-" + i)
-          .start(this::work));
-    }
     work();
-    for (Thread t : threads) {
+    while (true) {
+      Thread t;
+      synchronized (lock) {
+        if (workers.isEmpty()) {
+          break;
+        }
+        t = workers.removeLast();
+      }
       try {
         t.join();
       } catch (InterruptedException e) {
@@ -214,9 +221,9 @@ final class Connection implements Runnable {
           s.next = null;
           readyCount--;
           if (readyHead != null && worthWaking(readyCount)) {
-            wake = popIdle();
+            wake = helper();
           }
-          unpark(wake);
+          wakeOrStart(wake);
           return s;
         }
         if (inputEnded) {
@@ -270,7 +277,7 @@ final class Connection implements Runnable {
         idle = 0;
       } else if (worthWaking(readyCount + 1) || (batch != null && batch.length >= LARGE)) {
         // Another thread runs the queued requests, or reads the next ones while this one works.
-        one = popIdle();
+        one = helper();
       }
     }
     if (wake != null) {
@@ -278,8 +285,34 @@ final class Connection implements Runnable {
         unpark(t);
       }
     }
-    unpark(one);
+    wakeOrStart(one);
     return batch;
+  }
+
+  /**
+   * An idle thread to wake, or a new one (not yet started) while the connection has fewer than
+   * {@code threads-per-connection}; null when all are busy. Called under the lock.
+   */
+  private Thread helper() {
+    Thread t = popIdle();
+    if (t == null && workers.size() < maxWorkers) {
+      t = Thread.ofPlatform().daemon()
+          .name("nbd-" + session.device().name() + "-" + workers.size())
+          .unstarted(this::work);
+      workers.add(t);
+    }
+    return t;
+  }
+
+  private static void wakeOrStart(Thread t) {
+    if (t == null) {
+      return;
+    }
+    if (t.getState() == Thread.State.NEW) {
+      t.start();
+    } else {
+      LockSupport.unpark(t);
+    }
   }
 
   private Thread popIdle() {
