@@ -48,9 +48,11 @@ TABLE="0 $SECTORS linear $FILE 0"
 # jdm: the distribution's launcher when built, else the test-scope standalone server.
 if [[ -x $JDM ]]; then
   cat >"$WORK/jdm.conf" <<EOF
+jdm.runtime-dir = "$WORK/run"
+jdm.state-dir = "$WORK/state"
 jdm.devices { disk { table = "$TABLE" } }
 EOF
-  JAVA_OPTS="${JDM_JAVA_OPTS:-}" "$JDM" serve --config "$WORK/jdm.conf" --nbd "unix:$JDM_SOCK" \
+  JDM_JAVA_OPTS="${JDM_JAVA_OPTS:-}" "$JDM" serve --config "$WORK/jdm.conf" --nbd "unix:$JDM_SOCK" \
     >"$WORK/jdm.log" 2>&1 &
   JDM_HOW="$JDM serve"
 else

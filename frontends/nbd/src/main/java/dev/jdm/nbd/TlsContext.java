@@ -153,7 +153,8 @@ final class TlsContext {
     if ("RSA ".equals(m.group(1))) {
       der = pkcs1ToPkcs8(der);
     } else if ("EC ".equals(m.group(1))) {
-      throw new IOException(file + ": convert the EC key to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)");
+      throw new IOException(file
+          + ": convert the EC key to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)");
     }
     PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
     for (String algorithm : new String[] {"RSA", "EC", "Ed25519", "RSASSA-PSS"}) {

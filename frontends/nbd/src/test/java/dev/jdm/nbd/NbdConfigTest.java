@@ -55,6 +55,7 @@ class NbdConfigTest {
   void eachAddressFormIsChecked() {
     assertEquals(Path.of("/run/jdm/nbd.sock"),
         ListenAddress.parse("unix:/run/jdm/nbd.sock").socketPath());
+    assertEquals("unix:/tmp/a.sock", ListenAddress.parse("/tmp/a.sock").text());
     assertEquals(10809, ((InetSocketAddress) ListenAddress.parse("[::1]:10809").address())
         .getPort());
     for (String bad : List.of("unix:relative.sock", "127.0.0.1:99999", "::1:10809", "host:",

@@ -24,6 +24,7 @@ import java.util.Random;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -98,6 +99,69 @@ class ProtocolTest {
       assertEquals(1, second.cookie());
       assertEquals(0x77, second.data()[4095]);
     }
+  }
+
+  /** A target that takes its time on the calling thread, and counts how many run at once. */
+  static final class SlowType implements TargetType {
+    final AtomicInteger running = new AtomicInteger();
+    final AtomicInteger most = new AtomicInteger();
+
+    @Override
+    public String name() {
+      return "slow";
+    }
+
+    @Override
+    public Version version() {
+      return Version.of(1, 0, 0);
+    }
+
+    @Override
+    public String usage() {
+      return "";
+    }
+
+    @Override
+    public Target create(TargetContext context, long lengthInSectors, List<String> args) {
+      return new Target() {
+        @Override
+        public MapResult map(IoRequest request) {
+          most.accumulateAndGet(running.incrementAndGet(), Math::max);
+          try {
+            Thread.sleep(20);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          running.decrementAndGet();
+          request.fillZeros();
+          request.complete(IoStatus.OK);
+          return MapResult.SUBMITTED;
+        }
+
+        @Override
+        public String status(StatusType type) {
+          return "";
+        }
+      };
+    }
+  }
+
+  @Test
+  void aSlowDeviceGetsSeveralThreadsOfOneConnection() throws Exception {
+    fx = NbdFixture.start();
+    SlowType slow = new SlowType();
+    fx.registry.register(slow, "test");
+    fx.create("slow", "0 2048 slow", false);
+    try (NbdTestClient c = NbdTestClient.open(fx.socket, "slow", true, false)) {
+      for (int i = 0; i < 24; i++) {
+        c.request(0, NbdWire.CMD_READ, i, 4096L * i, 4096, null);
+      }
+      for (int i = 0; i < 24; i++) {
+        assertEquals(0, c.reply().error());
+      }
+    }
+    assertTrue(slow.most.get() >= 2, "requests of one client ran " + slow.most.get()
+        + " at a time on a slow device");
   }
 
   @Test
