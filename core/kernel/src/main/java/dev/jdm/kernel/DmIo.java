@@ -22,8 +22,12 @@ final class DmIo implements IoCompletion {
   final AtomicInteger pending = new AtomicInteger();
   final AtomicReference<IoStatus> error = new AtomicReference<>();
 
-  DmIo start(MappedDevice device, Table table, IoRequest original) {
+  /** {@link System#nanoTime()} when the device accepted the original. */
+  long startNanos;
+
+  DmIo start(MappedDevice device, Table table, IoRequest original, long startNanos) {
     this.device = device;
+    this.startNanos = startNanos;
     this.table = table;
     this.original = original;
     this.requeue = false;

@@ -6,6 +6,8 @@ import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.IoStatus;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -15,15 +17,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A regular file or a block device used as a backing device. Reads and writes are positional
- * {@link FileChannel} calls on the caller's thread, straight into the request's buffer; no lock is
- * taken. Discard punches holes, write-zeroes asks the file system to zero, and block status asks
- * for holes, each through {@link LinuxFile}.
+ * A regular file or a block device used as a backing device. Reads and writes of direct buffers are
+ * {@code pread}/{@code pwrite} calls on the caller's thread, straight into the request's memory:
+ * no copy, no lock, no allocation, and unlike a {@link FileChannel} an interrupted caller cannot
+ * close the file under everyone else. Heap buffers go through the channel. Discard punches holes,
+ * write-zeroes asks the file system to zero, and block status asks for holes.
  */
 final class FileDevice implements BlockDevice, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(FileDevice.class);
   private static final int ZERO_CHUNK = 1 << 20;
-  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK);
 
   private final String path;
   private final FileChannel channel;
@@ -96,10 +99,10 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         case WRITE -> {
           write(r.data(), r.dataOffset(), r.bytes(), pos);
           if (r.hasFlag(IoRequest.FUA)) {
-            channel.force(false);
+            sync();
           }
         }
-        case FLUSH -> channel.force(false);
+        case FLUSH -> sync();
         case DISCARD -> discard(pos, r.bytes());
         case WRITE_ZEROES -> zero(pos, r.bytes(), r.hasFlag(IoRequest.NO_UNMAP));
       }
@@ -111,7 +114,36 @@ final class FileDevice implements BlockDevice, AutoCloseable {
     r.complete(status);
   }
 
+  private void sync() throws IOException {
+    if (!linux.fdatasync()) {
+      throw new IOException("fdatasync failed");
+    }
+  }
+
+  /** The native address of byte 0 of a direct buffer, whatever its position. */
+  private static long base(ByteBuffer b) {
+    return MemorySegment.ofBuffer(b).address() - b.position();
+  }
+
   private void read(ByteBuffer b, int off, int len, long pos) throws IOException {
+    if (b.isDirect()) {
+      long at = base(b) + off;
+      long done = 0;
+      while (done < len) {
+        long n = linux.pread(at + done, len - done, pos + done);
+        if (n < 0) {
+          throw new IOException("pread failed at byte " + (pos + done));
+        }
+        if (n == 0) {
+          // A file shorter than its table says reads as zeros past its end.
+          MemorySegment.ofBuffer(b).asSlice(off - b.position() + done, len - done).fill((byte) 0);
+          break;
+        }
+        done += n;
+      }
+      Reference.reachabilityFence(b);
+      return;
+    }
     b.limit(b.capacity()).position(off).limit(off + len);
     while (b.hasRemaining()) {
       if (channel.read(b, pos + (b.position() - off)) < 0) {
@@ -124,6 +156,19 @@ final class FileDevice implements BlockDevice, AutoCloseable {
   }
 
   private void write(ByteBuffer b, int off, int len, long pos) throws IOException {
+    if (b.isDirect()) {
+      long at = base(b) + off;
+      long done = 0;
+      while (done < len) {
+        long n = linux.pwrite(at + done, len - done, pos + done);
+        if (n <= 0) {
+          throw new IOException("pwrite failed at byte " + (pos + done));
+        }
+        done += n;
+      }
+      Reference.reachabilityFence(b);
+      return;
+    }
     b.limit(b.capacity()).position(off).limit(off + len);
     while (b.hasRemaining()) {
       channel.write(b, pos + (b.position() - off));
@@ -153,13 +198,8 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         throw e;
       }
     }
-    ByteBuffer z = ZEROS.duplicate();
-    for (long done = 0; done < len; ) {
-      int n = (int) Math.min(ZERO_CHUNK, len - done);
-      z.clear().limit(n);
-      while (z.hasRemaining()) {
-        done += channel.write(z, pos + done);
-      }
+    for (long done = 0; done < len; done += ZERO_CHUNK) {
+      write(ZEROS, 0, (int) Math.min(ZERO_CHUNK, len - done), pos + done);
     }
   }
 
@@ -192,6 +232,7 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         pos = hole;
       }
     } catch (IOException e) {
+      LOG.debug("{}: cannot tell holes: {}", path, e.toString());
       // A file system that cannot tell holes: all of it is data.
       if (pos < end) {
         sink.extent((end - pos) >>> IoRequest.SECTOR_SHIFT, 0);

@@ -46,10 +46,54 @@ final class LinuxFile implements AutoCloseable {
       FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
           ValueLayout.JAVA_INT));
 
+  // The data calls pass the buffer's native address as a plain long and keep no errno state, so
+  // a read or write allocates nothing.
+  private static final MethodHandle PREAD = plain("pread",
+      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  private static final MethodHandle PWRITE = plain("pwrite",
+      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  private static final MethodHandle FDATASYNC = plain("fdatasync",
+      FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+
   private static MethodHandle down(String name, FunctionDescriptor fd) {
-    MemorySegment sym = LINKER.defaultLookup().find(name)
-        .orElseThrow(() -> new UnsatisfiedLinkError(name));
-    return LINKER.downcallHandle(sym, fd, CAPTURE);
+    return LINKER.downcallHandle(symbol(name), fd, CAPTURE);
+  }
+
+  private static MethodHandle plain(String name, FunctionDescriptor fd) {
+    return LINKER.downcallHandle(symbol(name), fd);
+  }
+
+  private static MemorySegment symbol(String name) {
+    return LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError(name));
+  }
+
+  /** {@code pread} into native memory at {@code address}; bytes read, 0 at end of file, -1 on error. */
+  long pread(long address, long count, long offset) {
+    try {
+      return (long) PREAD.invokeExact(fd, address, count, offset);
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  /** {@code pwrite} from native memory at {@code address}; bytes written, -1 on error. */
+  long pwrite(long address, long count, long offset) {
+    try {
+      return (long) PWRITE.invokeExact(fd, address, count, offset);
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  /** {@code fdatasync}: false when it failed. */
+  boolean fdatasync() {
+    try {
+      return (int) FDATASYNC.invokeExact(fd) == 0;
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
   }
 
   private final int fd;

@@ -50,6 +50,8 @@ public final class MappedDevice implements BlockDevice {
   /** Serialises the control verbs of this device; never taken on the data path. */
   private final Object control = new Object();
   private final Object drained = new Object();
+  private final DeviceStats stats = new DeviceStats();
+  private volatile IoTracer tracer;
 
   MappedDevice(String name, int minor, boolean readOnly, DeviceMapper mapper,
       long suspendTimeoutNanos) {
@@ -122,14 +124,16 @@ public final class MappedDevice implements BlockDevice {
       holdBack(r);
       return;
     }
+    long start = System.nanoTime();
     Table t = live;
     IoStatus bad = check(t, r);
     if (bad != null) {
+      account(r, start, bad);
       r.complete(bad);
       leave();
       return;
     }
-    DmIo io = mapper.ios.take().start(this, t, r);
+    DmIo io = mapper.ios.take().start(this, t, r, start);
     if (r.op() == IoOp.FLUSH) {
       flushAll(io);
     } else if (r.op() == IoOp.WRITE && r.hasFlag(IoRequest.PREFLUSH)) {
@@ -267,15 +271,43 @@ public final class MappedDevice implements BlockDevice {
     IoRequest r = io.original;
     IoStatus st = io.error.get();
     boolean requeue = io.requeue;
+    long start = io.startNanos;
     io.original = null;
     io.table = null;
     mapper.ios.give(io);
     if (requeue) {
       deferred.add(r);
     } else {
-      r.complete(st == null ? IoStatus.OK : st);
+      st = st == null ? IoStatus.OK : st;
+      account(r, start, st);
+      r.complete(st);
     }
     leave();
+  }
+
+  /** Counts a finished request and hands it to the tracer, before its completion runs. */
+  private void account(IoRequest r, long start, IoStatus st) {
+    long latency = System.nanoTime() - start;
+    stats.record(r.op(), r.bytes(), latency, st);
+    IoTracer t = tracer;
+    if (t != null) {
+      t.completed(start, r.op(), r.sector(), r.bytes(), latency, st);
+    }
+  }
+
+  /** Attaches a tracer that hears every completed request, or detaches it with null. */
+  public void trace(IoTracer t) {
+    tracer = t;
+  }
+
+  /** The tracer attached now, or null. */
+  public IoTracer tracer() {
+    return tracer;
+  }
+
+  /** The device's counters since it was created. */
+  public DeviceStats.Snapshot stats() {
+    return stats.snapshot(Math.max(0, inflight.get()));
   }
 
   private void leave() {

@@ -1,0 +1,150 @@
+package dev.jdm.daemon;
+
+import dev.jdm.daemon.ControlProtocol.Reply;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Listens on the control socket and answers each connection on its own virtual thread: one request,
+ * one reply ({@link ControlProtocol}). A malformed request gets an error reply; others go on.
+ */
+final class ControlServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
+
+  private final Path socket;
+  private final ServerSocketChannel server;
+  private final Function<List<String>, Reply> handler;
+  private final Set<SocketChannel> serving = ConcurrentHashMap.newKeySet();
+  private final Thread acceptor;
+
+  private ControlServer(Path socket, ServerSocketChannel server,
+      Function<List<String>, Reply> handler) {
+    this.socket = socket;
+    this.server = server;
+    this.handler = handler;
+    this.acceptor = Thread.ofPlatform().name("jdm-control-accept").daemon().unstarted(this::accept);
+  }
+
+  /**
+   * Binds {@code socket} with mode 0600 and starts answering. The socket is bound under a temporary
+   * name, restricted, then renamed into place, so it is never reachable with looser permissions.
+   */
+  static ControlServer start(Path socket, Function<List<String>, Reply> handler)
+      throws IOException {
+    Path fresh = socket.resolveSibling(socket.getFileName() + ".new");
+    Files.deleteIfExists(fresh);
+    ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+    try {
+      server.bind(UnixDomainSocketAddress.of(fresh));
+      Files.setPosixFilePermissions(fresh, PosixFilePermissions.fromString("rw-------"));
+      Files.move(fresh, socket, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      server.close();
+      Files.deleteIfExists(fresh);
+      throw e;
+    }
+    ControlServer s = new ControlServer(socket, server, handler);
+    s.acceptor.start();
+    return s;
+  }
+
+  /** Where it listens. */
+  Path socket() {
+    return socket;
+  }
+
+  private void accept() {
+    while (true) {
+      SocketChannel c;
+      try {
+        c = server.accept();
+      } catch (ClosedChannelException e) {
+        return;
+      } catch (IOException e) {
+        LOG.warn("control socket {}: accept failed: {}", socket, e.toString());
+        continue;
+      }
+      serving.add(c);
+      Thread.ofVirtual().name("jdm-control").start(() -> answer(c));
+    }
+  }
+
+  private void answer(SocketChannel c) {
+    try (c) {
+      List<String> request;
+      try {
+        request = ControlProtocol.read(c);
+      } catch (IOException e) {
+        LOG.warn("control socket: bad request: {}", e.getMessage());
+        ControlProtocol.write(c, Reply.badRequest("jdm: bad control request: " + e.getMessage())
+            .strings());
+        return;
+      }
+      ControlProtocol.write(c, handler.apply(request).strings());
+    } catch (IOException e) {
+      LOG.debug("control connection ended early: {}", e.toString());
+    } finally {
+      synchronized (serving) {
+        serving.remove(c);
+        serving.notifyAll();
+      }
+    }
+  }
+
+  /**
+   * Stops taking connections, lets requests being answered finish for up to {@code wait}, then
+   * closes what is left. Leaves the socket file to its owner.
+   */
+  void close(Duration wait) {
+    try {
+      server.close();
+      acceptor.join();
+    } catch (IOException e) {
+      LOG.warn("control socket {}: close failed: {}", socket, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    long deadline = System.nanoTime() + wait.toNanos();
+    synchronized (serving) {
+      while (!serving.isEmpty()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          break;
+        }
+        try {
+          serving.wait(Math.max(1, left / 1_000_000));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+    }
+    for (SocketChannel c : serving) {
+      try {
+        c.close();
+      } catch (IOException e) {
+        LOG.debug("closing a control connection: {}", e.toString());
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    close(Duration.ZERO);
+  }
+}

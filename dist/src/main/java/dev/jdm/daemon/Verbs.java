@@ -1,0 +1,186 @@
+package dev.jdm.daemon;
+
+import dev.jdm.daemon.ControlProtocol.Reply;
+import dev.jdm.kernel.DeviceMapper;
+import dev.jdm.kernel.DmException;
+import dev.jdm.kernel.MappedDevice;
+import java.util.List;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon's side of the control verbs: reads a request ({@link ControlProtocol}), runs it on the
+ * device mapper, and words the reply as dmsetup would. Safe from many threads at once; the kernel
+ * runs one verb at a time per device.
+ */
+final class Verbs implements Function<List<String>, Reply> {
+  private static final Logger LOG = LoggerFactory.getLogger(Verbs.class);
+
+  private final DeviceMapper mapper;
+  private final String version;
+
+  Verbs(DeviceMapper mapper, String version) {
+    this.mapper = mapper;
+    this.version = version;
+  }
+
+  @Override
+  public Reply apply(List<String> request) {
+    if (request.isEmpty() || !request.getFirst().equals(ControlProtocol.VERSION)) {
+      return Reply.badRequest("jdm: the daemon speaks " + ControlProtocol.VERSION
+          + ", this client another protocol: use the jdm of the same version");
+    }
+    if (request.size() < 2) {
+      return Reply.badRequest("jdm: bad control request: no verb");
+    }
+    String verb = request.get(1);
+    Args a = new Args(verb, request.subList(2, request.size()));
+    try {
+      Reply r = run(verb, a);
+      if (r.exitCode() == 0 && a.logged) {
+        LOG.info("{}: {}", a.first(), verb);
+      }
+      return r;
+    } catch (DmException e) {
+      return Reply.failed("jdm: " + e.getMessage());
+    } catch (BadRequest e) {
+      LOG.warn("control socket: {}", e.getMessage());
+      return Reply.badRequest("jdm: bad control request: " + e.getMessage());
+    }
+  }
+
+  private Reply run(String verb, Args a) throws DmException, BadRequest {
+    return switch (verb) {
+      case "create" -> {
+        a.arity(2, 3);
+        mapper.create(a.get(0), a.optional(2), a.flag(1));
+        yield Reply.ok("");
+      }
+      case "load" -> {
+        a.arity(2, 2).logged();
+        mapper.load(a.get(0), a.get(1));
+        yield Reply.ok("");
+      }
+      case "remove" -> {
+        a.arity(2, 2);
+        mapper.remove(a.get(0), a.flag(1));
+        yield Reply.ok("");
+      }
+      case "clear", "suspend", "resume" -> {
+        a.arity(1, 1).logged();
+        DeviceVerb v = switch (verb) {
+          case "clear" -> mapper::clear;
+          case "suspend" -> mapper::suspend;
+          default -> mapper::resume;
+        };
+        v.run(a.get(0));
+        yield Reply.ok("");
+      }
+      case "table" -> {
+        a.arity(1, 2);
+        yield lines(a.optional(1), a.flag(0) ? MappedDevice::inactiveTable : MappedDevice::table);
+      }
+      case "status" -> lines(a.arity(0, 1).optional(0), MappedDevice::status);
+      case "info" -> Reply.ok(DmsetupText.info(devices(a.arity(0, 1).optional(0))));
+      case "ls" -> {
+        a.arity(0, 0);
+        yield Reply.ok(DmsetupText.ls(mapper.list()));
+      }
+      case "targets" -> {
+        a.arity(0, 0);
+        yield Reply.ok(DmsetupText.targets(mapper.registry().list()));
+      }
+      case "version" -> {
+        a.arity(0, 0);
+        yield Reply.ok(version + "\n");
+      }
+      case "message" -> {
+        a.arity(3, Integer.MAX_VALUE).logged();
+        String out = mapper.message(a.get(0), a.number(1), a.rest(2));
+        yield Reply.ok(out.isEmpty() ? "" : out + (out.endsWith("\n") ? "" : "\n"));
+      }
+      default -> throw new BadRequest("unknown verb '" + verb + "'");
+    };
+  }
+
+  private Reply lines(String name, Function<MappedDevice, String> text) throws DmException {
+    return Reply.ok(DmsetupText.lines(devices(name), name == null, text));
+  }
+
+  private List<MappedDevice> devices(String name) throws DmException {
+    return name == null ? mapper.list() : List.of(mapper.get(name));
+  }
+
+  /** A verb on one named device. */
+  private interface DeviceVerb {
+    void run(String name) throws DmException;
+  }
+
+  /** A request the client should never have sent: a bug or a foreign client, not a user error. */
+  private static final class BadRequest extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    BadRequest(String message) {
+      super(message);
+    }
+  }
+
+  /** A verb's arguments, checked as they are read. */
+  private static final class Args {
+    private final String verb;
+    private final List<String> args;
+    private boolean logged;
+
+    Args(String verb, List<String> args) {
+      this.verb = verb;
+      this.args = args;
+    }
+
+    Args arity(int min, int max) throws BadRequest {
+      if (args.size() < min || args.size() > max) {
+        throw new BadRequest(verb + ": " + args.size() + " argument(s)");
+      }
+      return this;
+    }
+
+    /** Marks a verb whose success is logged (the kernel already logs create and remove). */
+    Args logged() {
+      logged = true;
+      return this;
+    }
+
+    String get(int i) {
+      return args.get(i);
+    }
+
+    /** Argument {@code i}, or null when there are fewer. */
+    String optional(int i) {
+      return i < args.size() ? args.get(i) : null;
+    }
+
+    String first() {
+      return args.isEmpty() ? "" : args.getFirst();
+    }
+
+    List<String> rest(int from) {
+      return List.copyOf(args.subList(from, args.size()));
+    }
+
+    boolean flag(int i) throws BadRequest {
+      return switch (args.get(i)) {
+        case "true" -> true;
+        case "false" -> false;
+        default -> throw new BadRequest(verb + ": '" + args.get(i) + "' is not true or false");
+      };
+    }
+
+    long number(int i) throws BadRequest {
+      try {
+        return Long.parseLong(args.get(i));
+      } catch (NumberFormatException e) {
+        throw new BadRequest(verb + ": '" + args.get(i) + "' is not a number");
+      }
+    }
+  }
+}
