@@ -60,11 +60,14 @@ TABLE="0 $((BYTES / 512)) linear $FILE 0"
 
 # jdm: the distribution's launcher when built, else the test-scope ServeDevices main.
 if [[ -x $JDM ]]; then
+  # Its own runtime and state directories, and no NBD server: nothing shared with another jdm.
   cat >"$WORK/jdm.conf" <<EOF
+jdm.state-dir = "$WORK/state"
 jdm.devices { disk { table = "$TABLE" } }
+jdm.frontends.nbd.enabled = false
 EOF
-  JAVA_OPTS="${JDM_JAVA_OPTS:-}" "$JDM" serve --config "$WORK/jdm.conf" --fuse "$JDM_DIR" \
-    >"$WORK/jdm.log" 2>&1 &
+  JDM_JAVA_OPTS="${JDM_JAVA_OPTS:-}" "$JDM" --runtime-dir "$WORK/run" serve \
+    --config "$WORK/jdm.conf" --fuse "$JDM_DIR" >"$WORK/jdm.log" 2>&1 &
   JDM_HOW="$JDM serve --fuse"
 else
   CP_FILE=$ROOT/frontends/fuse/target/cp.txt
