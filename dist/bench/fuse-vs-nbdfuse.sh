@@ -60,11 +60,14 @@ TABLE="0 $((BYTES / 512)) linear $FILE 0"
 
 # jdm: the distribution's launcher when built, else the test-scope ServeDevices main.
 if [[ -x $JDM ]]; then
+  # Its own runtime and state directories, and no NBD server: nothing shared with another jdm.
   cat >"$WORK/jdm.conf" <<EOF
+jdm.state-dir = "$WORK/state"
 jdm.devices { disk { table = "$TABLE" } }
+jdm.frontends.nbd.enabled = false
 EOF
-  JAVA_OPTS="${JDM_JAVA_OPTS:-}" "$JDM" serve --config "$WORK/jdm.conf" --fuse "$JDM_DIR" \
-    >"$WORK/jdm.log" 2>&1 &
+  JDM_JAVA_OPTS="${JDM_JAVA_OPTS:-}" "$JDM" --runtime-dir "$WORK/run" serve \
+    --config "$WORK/jdm.conf" --fuse "$JDM_DIR" >"$WORK/jdm.log" 2>&1 &
   JDM_HOW="$JDM serve --fuse"
 else
   CP_FILE=$ROOT/frontends/fuse/target/cp.txt
@@ -159,10 +162,11 @@ for w in "${LOADS[@]}"; do
   done
 done
 
-# loop device + mkfs.ext4 + mount + 256 MiB written with fsync, on each FUSE file.
+# loop device (buffered, then with --direct-io=on) + mkfs.ext4 + mount + 256 MiB written with
+# fsync, on each FUSE file. -> "mkfs-seconds MiB/s"
 ext4() {
-  local file=$1 t0 t1 t2
-  LOOP=$(losetup -f --show "$file")
+  local file=$1 dio=$2 t0 t1 t2
+  LOOP=$(losetup -f --show --direct-io="$dio" "$file")
   t0=$(date +%s.%N)
   mkfs.ext4 -q -F "$LOOP"
   t1=$(date +%s.%N)
@@ -176,8 +180,12 @@ ext4() {
 }
 if [[ $MKFS == 1 ]]; then
   echo
-  printf '%-20s %10s %14s\n' "loop + ext4" "mkfs s" "256 MiB MiB/s"
-  read -r js jw < <(ext4 "$JDM_DIR/disk")
-  read -r ks kw < <(ext4 "$KIT_DIR/nbd")
-  printf '%-20s %10.2f %14.1f\n' jdm "$js" "$jw" nbdfuse "$ks" "$kw"
+  printf '%-26s %10s %14s\n' "loop + ext4" "mkfs s" "256 MiB MiB/s"
+  for dio in off on; do
+    for side in "jdm $JDM_DIR/disk" "nbdfuse $KIT_DIR/nbd"; do
+      read -r name file <<<"$side"
+      read -r secs rate < <(ext4 "$file" "$dio")
+      printf '%-26s %10.2f %14.1f\n' "$name, loop dio $dio" "$secs" "$rate"
+    done
+  done
 fi

@@ -47,8 +47,9 @@ final class FuseFrontend implements Frontend {
       throw e;
     }
     files.notifyThrough(session);
-    LOG.info("fuse: mounted on {}: one file per device, {} worker threads, requests up to {} KiB",
-        dir, settings.threads(), session.terms().maxWrite() / 1024);
+    LOG.info("fuse: mounted on {} (FUSE 7.{}): one file per device, {} worker threads, requests"
+        + " up to {} KiB", dir, session.terms().minor(), settings.threads(),
+        session.terms().maxWrite() / 1024);
     return new FuseFrontend(mapper, files, session, settings);
   }
 

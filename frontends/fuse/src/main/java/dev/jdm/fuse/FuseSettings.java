@@ -14,9 +14,9 @@ import java.util.List;
  * The {@code jdm.frontends.fuse} section, checked: unknown keys, wrong types and bad values are
  * reported all at once, each with the file and line it came from.
  */
-record FuseSettings(boolean enabled, Path mountpoint, int threads, int maxWrite, int maxBackground,
-    Duration attrTimeout, Duration initTimeout, Duration unmountTimeout, Duration probeTimeout,
-    boolean allowOther) {
+record FuseSettings(boolean enabled, Path mountpoint, int threads, int idleThreads, int maxWrite,
+    int maxBackground, Duration attrTimeout, Duration initTimeout, Duration unmountTimeout,
+    Duration probeTimeout, boolean allowOther) {
   static final String SECTION = "jdm.frontends.fuse";
   private static final int MAX_WRITE_LIMIT = 16 << 20;
 
@@ -46,6 +46,7 @@ record FuseSettings(boolean enabled, Path mountpoint, int threads, int maxWrite,
         ours.getBoolean("enabled"),
         Path.of(ours.getString("mountpoint")),
         ours.getInt("threads"),
+        ours.getInt("idle-threads"),
         (int) Math.min(Integer.MAX_VALUE, ours.getBytes("max-write")),
         ours.getInt("max-background"),
         ours.getDuration("attr-timeout"),
@@ -77,6 +78,10 @@ record FuseSettings(boolean enabled, Path mountpoint, int threads, int maxWrite,
     if (threads < 1 || threads > 1024) {
       problem(c, "threads", "must be 1 to 1024, not " + threads, problems);
     }
+    if (idleThreads < 1 || idleThreads > threads) {
+      problem(c, "idle-threads", "must be 1 to threads (" + threads + "), not " + idleThreads,
+          problems);
+    }
     long w = c.getBytes("max-write");
     if (w < 4096 || w > MAX_WRITE_LIMIT || w % 4096 != 0) {
       problem(c, "max-write", "must be a multiple of 4 KiB from 4 KiB to 16 MiB, not " + w
@@ -101,6 +106,7 @@ record FuseSettings(boolean enabled, Path mountpoint, int threads, int maxWrite,
 
   /** The session options these settings give. */
   FuseSession.Options sessionOptions() {
-    return new FuseSession.Options(threads, maxWrite, maxBackground, initTimeout, allowOther);
+    return new FuseSession.Options(threads, idleThreads, maxWrite, maxBackground, initTimeout,
+        allowOther);
   }
 }

@@ -200,7 +200,13 @@ final class JdmMount implements BeforeEachCallback, AfterEachCallback {
     try {
       stop();
     } finally {
-      mapper.close();
+      if (mapper != null) {
+        mapper.close();
+      }
+    }
+    if (dir == null) {
+      jdmLogger().detachAppender(errors);
+      return;
     }
     for (String loop : LoopDevices.backedBy(dir)) {
       leftovers.add("loop device " + loop);

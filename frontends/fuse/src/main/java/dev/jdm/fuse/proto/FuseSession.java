@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import org.slf4j.Logger;
@@ -36,14 +38,15 @@ public final class FuseSession implements AutoCloseable {
    * How to mount and serve.
    *
    * @param threads worker threads, each with one request in hand at a time
+   * @param idleThreads how many of them wait in read(2) for requests when the mount is idle
    * @param maxWrite the largest READ or WRITE to ask the kernel for, a multiple of 4096
    * @param maxBackground how many background requests (readahead, async direct I/O) the kernel
    *     keeps in flight
    * @param initTimeout how long {@link #mount} waits for the kernel's INIT
    * @param allowOther whether users other than the mounting one may use the mount
    */
-  public record Options(int threads, int maxWrite, int maxBackground, Duration initTimeout,
-      boolean allowOther) {}
+  public record Options(int threads, int idleThreads, int maxWrite, int maxBackground,
+      Duration initTimeout, boolean allowOther) {}
 
   private final Path mountPoint;
   private final Options options;
@@ -53,6 +56,10 @@ public final class FuseSession implements AutoCloseable {
   private final List<Thread> workers = new ArrayList<>();
   /** The unique id each worker is handling, 0 when idle; INTERRUPT looks here. */
   private final AtomicLongArray inFlight;
+  /** Workers in (or about to enter) read(2) on the device. */
+  private final AtomicInteger reading = new AtomicInteger();
+  private final Standby standby;
+  private final BooleanSupplier nobodyReading = () -> reading.get() == 0;
   private final CountDownLatch initDone = new CountDownLatch(1);
   private final AtomicLong interrupts = new AtomicLong();
   private volatile FuseInit terms;
@@ -66,6 +73,7 @@ public final class FuseSession implements AutoCloseable {
     this.fs = fs;
     this.fd = fd;
     this.inFlight = new AtomicLongArray(options.threads());
+    this.standby = new Standby(options.threads());
   }
 
   /**
@@ -115,6 +123,7 @@ public final class FuseSession implements AutoCloseable {
       Thread t = Thread.ofPlatform().daemon().name("jdm-fuse-" + i)
           .unstarted(() -> serve(index, r));
       workers.add(t);
+      standby.register(i, t);
     }
     workers.forEach(Thread::start);
   }
@@ -136,17 +145,42 @@ public final class FuseSession implements AutoCloseable {
 
   // ---------------------------------------------------------------- workers
 
-  private void serve(int index, FuseRequest r) {
+  /**
+   * Takes a place among the workers reading the device, or parks until one is free.
+   *
+   * @return false once the session is over
+   */
+  private boolean becomeReader(int index) {
     while (true) {
+      int n = reading.get();
+      if (n >= options.idleThreads()) {
+        if (!standby.park(index, nobodyReading)) {
+          return false;
+        }
+      } else if (reading.compareAndSet(n, n + 1)) {
+        return true;
+      }
+    }
+  }
+
+  private void serve(int index, FuseRequest r) {
+    while (becomeReader(index)) {
       int err = r.receive();
+      int stillReading = reading.decrementAndGet();
       if (err == Errno.ENODEV) {
+        standby.end();
         return;
+      }
+      if (stillReading == 0) {
+        // Nobody waits for the next request while this one is handled: wake a worker for it.
+        standby.wakeOne();
       }
       if (err != 0) {
         // EINTR, EAGAIN: retry; ENOENT: the request was interrupted before we got it.
         if (err != Errno.EINTR && err != Errno.EAGAIN && err != Errno.ENOENT) {
           LOG.error("fuse {}: reading /dev/fuse failed: {}", mountPoint, LinuxCalls.describe(err));
           if (err != Errno.EPROTO) {
+            standby.end();
             return;
           }
         }

@@ -105,7 +105,7 @@ class FuseSessionTest {
   @BeforeEach
   void mount() throws Exception {
     dir = Files.createTempDirectory("jdm-fuse-session-");
-    session = FuseSession.mount(dir, "jdmtest", new FuseSession.Options(4, 1 << 20, 16,
+    session = FuseSession.mount(dir, "jdmtest", new FuseSession.Options(4, 1, 1 << 20, 16,
         Duration.ofSeconds(30), false), new ProbeFiles());
   }
 
@@ -148,10 +148,8 @@ class FuseSessionTest {
 
   @Test
   void anInterruptedReadIsSeenAndStillAnswered() throws Exception {
-    Process dd = new ProcessBuilder("dd", "if=" + dir.resolve("slow"), "of=/dev/null", "bs=4096",
-        "count=1").redirectErrorStream(true).start();
+    Process dd = startSlowRead();
     try {
-      assertTrue(slowReadStarted.await(1, TimeUnit.MINUTES), "the read never came");
       dd.destroy();
       for (int i = 0; i < 600 && session.interrupts() == 0; i++) {
         Thread.sleep(100);
@@ -163,6 +161,33 @@ class FuseSessionTest {
       dd.destroyForcibly();
     }
     assertArrayEquals(filled(SIZE), Files.readAllBytes(dir.resolve("ok")));
+  }
+
+  @Test
+  void aRequestThatTakesLongDoesNotHoldUpOthers() throws Exception {
+    Process dd = startSlowRead();
+    try {
+      for (int i = 0; i < 20; i++) {
+        assertArrayEquals(filled(SIZE), Files.readAllBytes(dir.resolve("ok")));
+      }
+      assertTrue(dd.isAlive(), "the slow read is still being handled");
+      releaseSlowRead.countDown();
+      assertTrue(dd.waitFor(1, TimeUnit.MINUTES), "dd did not end");
+      assertEquals(0, dd.exitValue());
+    } finally {
+      dd.destroyForcibly();
+    }
+  }
+
+  /** Starts dd reading "slow" and waits until the file system holds its READ. */
+  private Process startSlowRead() throws Exception {
+    Process dd = new ProcessBuilder("dd", "if=" + dir.resolve("slow"), "of=/dev/null", "bs=4096",
+        "count=1").redirectErrorStream(true).start();
+    if (!slowReadStarted.await(1, TimeUnit.MINUTES)) {
+      dd.destroyForcibly();
+      throw new AssertionError("the read never came");
+    }
+    return dd;
   }
 
   private static byte[] filled(int n) {
