@@ -20,16 +20,20 @@ final class ProgressBar implements AutoCloseable {
     this.total = Math.max(1, total);
   }
 
-  /** A bar for {@code total} units of work, or a silent one when not on a terminal. */
+  /** A bar on standard error for {@code total} units of work, or a silent one off a terminal. */
   static ProgressBar open(String label, long total) {
     var console = System.console();
-    return new ProgressBar(console != null && console.isTerminal() ? System.err : null, label,
-        total);
+    return to(console != null && console.isTerminal() ? System.err : null, label, total);
+  }
+
+  /** A bar drawn on {@code out}, or a silent one when it is null. */
+  static ProgressBar to(PrintStream out, String label, long total) {
+    return new ProgressBar(out, label, total);
   }
 
   /** A bar that never prints. */
   static ProgressBar silent() {
-    return new ProgressBar(null, "", 1);
+    return to(null, "", 1);
   }
 
   /** Redraws the bar when {@code done} moves it by a percent or more. */

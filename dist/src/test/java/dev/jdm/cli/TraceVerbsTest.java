@@ -1,8 +1,10 @@
 package dev.jdm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdm.daemon.StartFailed;
 import dev.jdm.kernel.MappedDevice;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
@@ -103,6 +105,45 @@ class TraceVerbsTest {
     d.jdm("remove", "disk").ok();
     assertEquals(2, Files.readAllLines(Path.of(file)).size(), "the trace was closed, complete");
     assertEquals("jdm: disk: No such device\n", d.jdm("trace", "stop", "disk").err());
+  }
+
+  @Test
+  void countsAndReportsWhatTheTraceDropped() throws Exception {
+    // A buffer of two records whose writer sleeps for an hour unless stopped: I/O goes on at full
+    // speed and all but two requests are left out of the trace, counted.
+    Path slowDir = Files.createDirectory(tmp.resolve("slow"));
+    try (InProcessDaemon slow = InProcessDaemon.start(slowDir,
+        "trace { buffer-records = 2, drain-interval = 1h }")) {
+      slow.jdm("create", "--table", "0 16384 linear " + tmp.resolve("disk.img") + " 0", "d").ok();
+      dev = slow.daemon.mapper().get("d");
+      Path csv = tmp.resolve("slow.csv");
+      slow.jdm("trace", "start", "d", "-o", csv.toString()).ok();
+      for (int i = 0; i < 100; i++) {
+        assertEquals(IoStatus.OK, io(IoOp.WRITE, i * 8L, 4096), "I/O never fails for the trace");
+      }
+      String trace = slow.jdm("status", "d").ok().lines().toList().get(2);
+      assertTrue(trace.matches("trace: on file=" + csv + " records=0 dropped=9[0-9]"), trace);
+
+      CliResult r = slow.jdm("trace", "stop", "d");
+      assertEquals(0, r.code(), r.toString());
+      String[] words = r.out().strip().split(" ");
+      long kept = Long.parseLong(words[1]);
+      long dropped = Long.parseLong(words[3]);
+      assertEquals(100, kept + dropped, r.out());
+      assertTrue(dropped >= 90, r.out());
+      assertEquals("jdm: d: " + dropped + " requests are missing from the trace: the writer fell"
+          + " behind; raise jdm.trace.buffer-records\n", r.err());
+      assertEquals(kept + 1, Files.readAllLines(csv).size());
+    }
+  }
+
+  @Test
+  void refusesABufferTooSmallAtStart() throws Exception {
+    Path bad = Files.createDirectory(tmp.resolve("bad"));
+    StartFailed e = assertThrows(StartFailed.class,
+        () -> InProcessDaemon.start(bad, "trace.buffer-records = 1"));
+    assertEquals(bad.resolve("jdm.conf") + ": 6: Invalid value at 'jdm.trace.buffer-records':"
+        + " must be from 2 to 1073741824", e.getMessage());
   }
 
   @Test
