@@ -11,6 +11,7 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -75,6 +76,7 @@ final class TracePlot {
       throw new IllegalArgumentException("nothing to plot: none of the " + log.records()
           + " requests in the trace match the --sectors and --ops asked for");
     }
+    // Java2D into an image needs no display; this keeps AWT from looking for one via $DISPLAY.
     System.setProperty("java.awt.headless", "true");
     int top = (int) (height * TOP_SHARE);
     int left = width / 2;
@@ -83,20 +85,23 @@ final class TracePlot {
         new Panel(sizes(log, left, height - top), 0, top, left, height - top),
         new Panel(latency(log, width - left, height - top), left, top, width - left,
             height - top));
-    if (format.equals("svg")) {
-      VectorGraphics2D g = new VectorGraphics2D();
-      paint(g, panels, width, height);
-      try (OutputStream o = Files.newOutputStream(out)) {
+    try (OutputStream o = Files.newOutputStream(out)) {
+      if (format.equals("svg")) {
+        VectorGraphics2D g = new VectorGraphics2D();
+        paint(g, panels, width, height);
         new SVGProcessor().getDocument(g.getCommands(), new PageSize(0, 0, width, height))
             .writeTo(o);
+      } else {
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        paint(img.createGraphics(), panels, width, height);
+        if (!ImageIO.write(img, "png", o)) {
+          throw new IOException("no PNG writer in this Java runtime");
+        }
       }
-    } else {
-      BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-      Graphics2D g = img.createGraphics();
-      paint(g, panels, width, height);
-      if (!ImageIO.write(img, "png", out.toFile())) {
-        throw new IOException(out + ": no PNG writer in this Java runtime");
-      }
+    } catch (NoSuchFileException e) {
+      throw new IOException(out + ": cannot write the plot: no such directory", e);
+    } catch (IOException e) {
+      throw new IOException(out + ": cannot write the plot: " + e.getMessage(), e);
     }
   }
 

@@ -172,6 +172,11 @@ class TraceVerbsTest {
     assertEquals("jdm: " + csv + ": nothing to plot: none of the 0 requests in the trace match"
         + " the --sectors and --ops asked for",
         d.jdm("trace", "plot", csv.toString(), "-o", tmp.resolve("x.png").toString()).failed());
+    d.jdm("trace", "start", "disk", "-o", csv.toString()).ok();
+    io(IoOp.READ, 0, 512);
+    d.jdm("trace", "stop", "disk").ok();
+    assertEquals("jdm: " + tmp.resolve("no/x.png") + ": cannot write the plot: no such directory",
+        d.jdm("trace", "plot", csv.toString(), "-o", tmp.resolve("no/x.png").toString()).failed());
     Files.writeString(csv, "hello\n");
     assertEquals("jdm: " + csv + ":1: not a jdm trace: the first line should be"
             + " 'time_ns,op,sector,bytes,latency_us,result'",
