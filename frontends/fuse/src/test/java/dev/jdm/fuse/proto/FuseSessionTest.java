@@ -105,7 +105,7 @@ class FuseSessionTest {
   @BeforeEach
   void mount() throws Exception {
     dir = Files.createTempDirectory("jdm-fuse-session-");
-    session = FuseSession.mount(dir, "jdmtest", new FuseSession.Options(4, 1, 1 << 20, 16,
+    session = FuseSession.mount(dir, "jdmtest", new FuseSession.Options(4, 2, 1 << 20, 16,
         Duration.ofSeconds(30), false), new ProbeFiles());
   }
 
