@@ -134,13 +134,19 @@ public final class MappedDevice implements BlockDevice {
       return;
     }
     DmIo io = mapper.ios.take().start(this, t, r, start);
-    if (r.op() == IoOp.FLUSH) {
-      flushAll(io);
-    } else if (r.op() == IoOp.WRITE && r.hasFlag(IoRequest.PREFLUSH)) {
-      io.dataAfterFlush = true;
-      flushAll(io);
-    } else {
-      issue(io);
+    try {
+      if (r.op() == IoOp.FLUSH) {
+        flushAll(io);
+      } else if (r.op() == IoOp.WRITE && r.hasFlag(IoRequest.PREFLUSH)) {
+        io.dataAfterFlush = true;
+        flushAll(io);
+      } else {
+        issue(io);
+      }
+    } catch (RuntimeException e) {
+      // A bug below must fail this request, not leave it and the device's drain hanging.
+      LOG.error("{}: {} failed", name, r, e);
+      io.fail(IoStatus.EIO);
     }
     io.release();
   }
@@ -210,7 +216,12 @@ public final class MappedDevice implements BlockDevice {
         data = ZEROS.duplicate();
         dataOff = 0;
       } else if (data != null && n != r.sectors()) {
-        data = data.slice(off, (int) (n << IoRequest.SECTOR_SHIFT));
+        int len = (int) (n << IoRequest.SECTOR_SHIFT);
+        // slice() checks against the limit, which the last user of the buffer may have left short.
+        if (data.limit() < off + len) {
+          data.limit(data.capacity());
+        }
+        data = data.slice(off, len);
         dataOff = 0;
       }
       int bytes = (int) (n << IoRequest.SECTOR_SHIFT);

@@ -95,6 +95,12 @@ class MappedDeviceTest {
       r.readFully(onB);
     }
     assertArrayEquals(java.util.Arrays.copyOfRange(data, 10 * 512, data.length), onB);
+    // A buffer whose limit a previous user left short still splits.
+    ByteBuffer shortLimit = ByteBuffer.allocateDirect(40 * 512).limit(512);
+    CompletableFuture<IoStatus> cut = new CompletableFuture<>();
+    d.submit(new IoRequest().prepare(IoOp.READ, 0, 95, 40 * 512, shortLimit, 0,
+        r -> cut.complete(r.status())));
+    assertEquals(IoStatus.OK, cut.get(30, TimeUnit.SECONDS));
     pass.seen.clear();
     assertEquals(IoStatus.OK, io(d, IoOp.WRITE, 105, new byte[40 * 512]));
     assertEquals(List.of("5+11", "16+16", "32+13"), new ArrayList<>(pass.seen));
