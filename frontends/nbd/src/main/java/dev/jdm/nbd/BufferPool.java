@@ -4,8 +4,8 @@ import java.nio.ByteBuffer;
 
 /**
  * Direct buffers for request payloads, kept for reuse in power-of-two size classes so that the data
- * path allocates nothing in steady state. Each buffer has {@link #HEADER_ROOM} bytes in front of its
- * data, where the reply header is written, so a READ reply goes out as one contiguous buffer.
+ * path allocates nothing in steady state. Each buffer has {@link #HEADER_ROOM} bytes in front of
+ * its data, where the reply header is written, so a READ reply goes out as one contiguous buffer.
  * Shared by every connection of a server.
  */
 final class BufferPool {
@@ -28,12 +28,15 @@ final class BufferPool {
   private static int sizeClass(int bytes) {
     int shift = 32 - Integer.numberOfLeadingZeros(Math.max(bytes, 1 << MIN_SHIFT) - 1);
     if (shift > MAX_SHIFT) {
-      throw new IllegalArgumentException("buffer of " + bytes + " bytes is above the pool's largest");
+      throw new IllegalArgumentException("buffer of " + bytes + " bytes is above the largest");
     }
     return shift - MIN_SHIFT;
   }
 
-  /** A cleared buffer with room for {@code bytes} of data after {@link #HEADER_ROOM}. */
+  /**
+   * A cleared buffer with room for {@code bytes} of data after {@link #HEADER_ROOM}, or null when
+   * the JVM's direct memory is exhausted (the request then fails with ENOMEM).
+   */
   ByteBuffer take(int bytes) {
     int c = sizeClass(bytes);
     ByteBuffer[] stack = free[c];
@@ -46,7 +49,11 @@ final class BufferPool {
         return b.clear();
       }
     }
-    return ByteBuffer.allocateDirect(HEADER_ROOM + (1 << (c + MIN_SHIFT)));
+    try {
+      return ByteBuffer.allocateDirect(HEADER_ROOM + (1 << (c + MIN_SHIFT)));
+    } catch (OutOfMemoryError directMemoryFull) {
+      return null;
+    }
   }
 
   /** Returns a buffer from {@link #take}; dropped when its class already keeps enough. */

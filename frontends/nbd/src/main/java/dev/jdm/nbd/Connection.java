@@ -8,15 +8,16 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +35,10 @@ final class Connection implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
   /** TRIM and WRITE_ZEROES may cover up to 4 GiB; the kernel takes at most this much at once. */
   private static final int PIECE = 1 << 30;
+  /** Queued work, in expected nanoseconds, above which another thread is woken to share it. */
+  private static final long HANDOFF_NANOS = 200_000;
+  /** A request this long keeps a thread busy long enough to read the next ones meanwhile. */
+  private static final long LARGE = 256 * 1024;
   /** Most descriptors in one block status reply (proto.md allows up to 2^20). */
   private static final int MAX_EXTENTS = 64 * 1024;
 
@@ -49,20 +54,25 @@ final class Connection implements Runnable {
   private RequestReader reader;
 
   // Turn-taking at the socket and the queue of requests read but not started; under lock.
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition work = lock.newCondition();
-  private final Condition slotFreed = lock.newCondition();
+  private final Object lock = new Object();
+  private final Thread[] idleThreads;
+  private final List<Thread> workers = new ArrayList<>();
+  private final int maxWorkers;
   private boolean reading;
   private int idle;
   private boolean inputEnded;
   private RequestSlot readyHead;
   private RequestSlot readyTail;
+  private int readyCount;
+  /** Recent time a request takes to start (and, for file I/O, to finish), smoothed. */
+  private volatile long serviceNanos;
 
   // Slots: a stack popped only by the reader, pushed by whoever recycles.
   private final AtomicReference<RequestSlot> freeSlots = new AtomicReference<>();
   private final AtomicInteger inFlight = new AtomicInteger();
   private int created;
-  private volatile boolean waitingForSlot;
+  private volatile Thread slotWaiter;
+  private volatile Thread drainWaiter;
 
   // Replies: a stack any thread pushes to; the writer takes all of it at once.
   private final AtomicReference<RequestSlot> replies = new AtomicReference<>();
@@ -80,6 +90,8 @@ final class Connection implements Runnable {
     this.pool = server.buffers();
     this.maxPayload = server.config().maxPayload();
     this.maxInFlight = server.config().maxInFlight();
+    this.idleThreads = new Thread[server.config().threadsPerConnection()];
+    this.maxWorkers = server.config().threadsPerConnection() - 1;
     this.transport = new PlainTransport(channel);
   }
 
@@ -101,6 +113,9 @@ final class Connection implements Runnable {
       if (s.device().removed()) {
         deviceRemoved();
       }
+      if (transport instanceof PlainTransport plain) {
+        plain.poll(server.config().pollSpin().toNanos());
+      }
       reader = new RequestReader(transport, this, pool, maxPayload, maxInFlight);
       gather = new ByteBuffer[maxInFlight];
       sent = new RequestSlot[maxInFlight];
@@ -121,11 +136,16 @@ final class Connection implements Runnable {
     Handshake h = new Handshake(channel, server.exports(), server.config().tls(),
         server.sslContext(), server::closing);
     handshake = h;
-    ScheduledFuture<?> watchdog = server.timer().schedule(() -> {
-      LOG.warn("{}: handshake not finished within {}; disconnecting", peer,
-          server.config().handshakeTimeout());
-      h.transport().close();
-    }, server.config().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> watchdog;
+    try {
+      watchdog = server.timer().schedule(() -> {
+        LOG.warn("{}: handshake not finished within {}; disconnecting", peer,
+            server.config().handshakeTimeout());
+        h.transport().close();
+      }, server.config().handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException stopping) {
+      return false;
+    }
     Optional<Session> s;
     try {
       s = h.run();
@@ -141,16 +161,20 @@ final class Connection implements Runnable {
     return !closed.get();
   }
 
-  /** Runs the transmission phase on this and the extra threads until the input ends. */
+  /**
+   * Runs the transmission phase until the input ends: on this thread, and on up to
+   * {@code threads-per-connection - 1} more, started the first time there is work for them.
+   */
   private void serve() {
-    int extra = server.config().threadsPerConnection() - 1;
-    List<Thread> threads = new ArrayList<>(extra);
-    for (int i = 0; i < extra; i++) {
-      threads.add(Thread.ofPlatform().daemon().name("nbd-" + session.device().name() + "-" + i)
-          .start(this::work));
-    }
     work();
-    for (Thread t : threads) {
+    while (true) {
+      Thread t;
+      synchronized (lock) {
+        if (workers.isEmpty()) {
+          break;
+        }
+        t = workers.removeLast();
+      }
       try {
         t.join();
       } catch (InterruptedException e) {
@@ -169,60 +193,65 @@ final class Connection implements Runnable {
 
   private void work() {
     for (RequestSlot s; (s = nextRequest()) != null; ) {
+      long t0 = System.nanoTime();
       start(s);
+      long took = System.nanoTime() - t0;
+      serviceNanos += (took - serviceNanos) >> 3;
     }
     flush();
   }
 
   /**
    * The next request to run: one already read, or, when none is and nobody is reading, a batch this
-   * thread reads. Pending replies are sent before the thread waits or reads. Null at the end.
+   * thread reads. Pending replies are sent before the thread sleeps or reads. Null at the end.
+   * Waiting is {@code park} on a stack of idle threads, so turn-taking allocates nothing.
    */
   private RequestSlot nextRequest() {
     boolean flushed = false;
-    lock.lock();
-    try {
-      while (true) {
+    Thread me = Thread.currentThread();
+    while (true) {
+      Thread wake = null;
+      boolean flushFirst = false;
+      boolean sleep = false;
+      synchronized (lock) {
+        removeIdle(me);
         if (readyHead != null) {
           RequestSlot s = readyHead;
           readyHead = s.next;
           s.next = null;
-          if (readyHead != null && idle > 0) {
-            work.signal();
+          readyCount--;
+          if (readyHead != null && worthWaking(readyCount)) {
+            wake = helper();
           }
+          wakeOrStart(wake);
           return s;
         }
         if (inputEnded) {
           return null;
         }
         if (!flushed && replies.get() != null) {
-          lock.unlock();
-          try {
-            flush();
-          } finally {
-            lock.lock();
-          }
-          flushed = true;
-          continue;
-        }
-        if (!reading) {
+          flushFirst = true;
+        } else if (!reading) {
           reading = true;
-          break;
+        } else {
+          idleThreads[idle++] = me;
+          sleep = true;
         }
-        idle++;
-        try {
-          work.awaitUninterruptibly();
-        } finally {
-          idle--;
-        }
-        flushed = false;
       }
-    } finally {
-      lock.unlock();
+      if (flushFirst) {
+        flush();
+        flushed = true;
+      } else if (sleep) {
+        LockSupport.park(this);
+        flushed = false;
+      } else {
+        break;
+      }
     }
     RequestSlot batch = reader.read();
-    lock.lock();
-    try {
+    Thread[] wake = null;
+    Thread one = null;
+    synchronized (lock) {
       reading = false;
       if (batch == null || reader.ended()) {
         inputEnded = true;
@@ -234,21 +263,92 @@ final class Connection implements Runnable {
           readyTail.next = batch.next;
         }
         RequestSlot t = batch.next;
+        readyCount++;
         while (t.next != null) {
           t = t.next;
+          readyCount++;
         }
         readyTail = t;
         batch.next = null;
       }
       if (inputEnded) {
-        work.signalAll();
-      } else if (idle > 0 && readyHead != null) {
-        work.signal();
+        wake = Arrays.copyOf(idleThreads, idle);
+        Arrays.fill(idleThreads, null);
+        idle = 0;
+      } else if (worthWaking(readyCount + 1) || (batch != null && batch.length >= LARGE)) {
+        // Another thread runs the queued requests, or reads the next ones while this one works.
+        one = helper();
       }
-      return batch;
-    } finally {
-      lock.unlock();
     }
+    if (wake != null) {
+      for (Thread t : wake) {
+        unpark(t);
+      }
+    }
+    wakeOrStart(one);
+    return batch;
+  }
+
+  /**
+   * An idle thread to wake, or a new one (not yet started) while the connection has fewer than
+   * {@code threads-per-connection}; null when all are busy. Called under the lock.
+   */
+  private Thread helper() {
+    Thread t = popIdle();
+    if (t == null && workers.size() < maxWorkers) {
+      t = Thread.ofPlatform().daemon()
+          .name("nbd-" + session.device().name() + "-" + workers.size())
+          .unstarted(this::work);
+      workers.add(t);
+    }
+    return t;
+  }
+
+  private static void wakeOrStart(Thread t) {
+    if (t == null) {
+      return;
+    }
+    if (t.getState() == Thread.State.NEW) {
+      t.start();
+    } else {
+      LockSupport.unpark(t);
+    }
+  }
+
+  private Thread popIdle() {
+    if (idle == 0) {
+      return null;
+    }
+    Thread t = idleThreads[--idle];
+    idleThreads[idle] = null;
+    return t;
+  }
+
+  /** Takes {@code t} off the idle stack if it is there (it woke by itself). */
+  private void removeIdle(Thread t) {
+    for (int i = 0; i < idle; i++) {
+      if (idleThreads[i] == t) {
+        idleThreads[i] = idleThreads[--idle];
+        idleThreads[idle] = null;
+        return;
+      }
+    }
+  }
+
+  private static void unpark(Thread t) {
+    if (t != null) {
+      LockSupport.unpark(t);
+    }
+  }
+
+  /**
+   * Whether {@code requests} of work ahead of this thread are worth waking another for: only when
+   * they would keep it busy longer than a wake-up costs. Fast devices (page cache) then run a whole
+   * batch on the thread that read it; slow ones, and large requests, get more threads of the
+   * connection.
+   */
+  private boolean worthWaking(int requests) {
+    return requests * serviceNanos > HANDOFF_NANOS;
   }
 
   // ------------------------------------------------------------------------------- slots
@@ -263,16 +363,11 @@ final class Connection implements Runnable {
       s = new RequestSlot(this, created++);
     }
     if (s == null && mayWait) {
-      lock.lock();
-      try {
-        waitingForSlot = true;
-        while ((s = popFree()) == null && !closed.get()) {
-          slotFreed.awaitUninterruptibly();
-        }
-        waitingForSlot = false;
-      } finally {
-        lock.unlock();
+      slotWaiter = Thread.currentThread();
+      while ((s = popFree()) == null && !closed.get()) {
+        LockSupport.park(this);
       }
+      slotWaiter = null;
     }
     if (s != null) {
       inFlight.incrementAndGet();
@@ -300,13 +395,9 @@ final class Connection implements Runnable {
       t = freeSlots.get();
       s.next = t;
     } while (!freeSlots.compareAndSet(t, s));
-    if (inFlight.decrementAndGet() == 0 || waitingForSlot) {
-      lock.lock();
-      try {
-        slotFreed.signalAll();
-      } finally {
-        lock.unlock();
-      }
+    unpark(slotWaiter);
+    if (inFlight.decrementAndGet() == 0) {
+      unpark(drainWaiter);
     }
   }
 
@@ -317,8 +408,9 @@ final class Connection implements Runnable {
     Session ss = session;
     MappedDevice dev = ss.device();
     if (s.early != null) {
-      fail(s, s.early, "WRITE payload of " + s.length + " bytes is above the maximum of "
-          + maxPayload);
+      fail(s, s.early, s.early == IoStatus.ENOMEM
+          ? "no memory for a WRITE of " + s.length + " bytes"
+          : "WRITE payload of " + s.length + " bytes is above the maximum of " + maxPayload);
       return;
     }
     if (deviceGone) {
@@ -335,6 +427,10 @@ final class Connection implements Runnable {
       case NbdWire.CMD_READ -> {
         if (checkRange(s, dev, true)) {
           ByteBuffer b = pool.take((int) s.length);
+          if (b == null) {
+            fail(s, IoStatus.ENOMEM, "no memory for a READ of " + s.length + " bytes");
+            return;
+          }
           s.data = b;
           s.io.prepare(IoOp.READ, 0, s.offset >>> IoRequest.SECTOR_SHIFT, (int) s.length, b,
               BufferPool.HEADER_ROOM, s);
@@ -443,7 +539,16 @@ final class Connection implements Runnable {
 
   private void submit(RequestSlot s, MappedDevice dev) {
     s.submitting();
-    dev.submit(s.io);
+    try {
+      dev.submit(s.io);
+    } catch (RuntimeException e) {
+      // A bug below us: the request will never complete, so answer it here and keep serving.
+      if (s.notCompleted()) {
+        LOG.error("{}: {} on {} failed", peer, s, dev.name(), e);
+        fail(s, IoStatus.EIO, NbdWire.commandName(s.type) + " failed inside the server");
+      }
+      return;
+    }
     s.submitted();
   }
 
@@ -482,6 +587,10 @@ final class Connection implements Runnable {
       s.beginExtents(s.head, 1, len);
     } else {
       ByteBuffer b = pool.take(NbdWire.CHUNK_HEADER + 4 + 8 * MAX_EXTENTS);
+      if (b == null) {
+        fail(s, IoStatus.ENOMEM, "no memory for a block status reply");
+        return;
+      }
       s.data = b;
       s.beginExtents(b, MAX_EXTENTS, Long.MAX_VALUE);
     }
@@ -581,14 +690,11 @@ final class Connection implements Runnable {
   }
 
   private void awaitDrained() {
-    lock.lock();
-    try {
-      while (inFlight.get() > 0) {
-        slotFreed.awaitUninterruptibly();
-      }
-    } finally {
-      lock.unlock();
+    drainWaiter = Thread.currentThread();
+    while (inFlight.get() > 0) {
+      LockSupport.parkNanos(this, 10_000_000L);
     }
+    drainWaiter = null;
     flush();
   }
 
@@ -597,12 +703,16 @@ final class Connection implements Runnable {
   /** The device went away: answer ESHUTDOWN from now on, and cut the client off after a grace. */
   void deviceRemoved() {
     deviceGone = true;
-    server.timer().schedule(() -> {
-      if (!closed.get()) {
-        LOG.info("{}: export {} was removed; disconnecting", peer, device().name());
-        transport.shutdownInput();
-      }
-    }, server.config().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      server.timer().schedule(() -> {
+        if (!closed.get()) {
+          LOG.info("{}: export {} was removed; disconnecting", peer, device().name());
+          transport.shutdownInput();
+        }
+      }, server.config().shutdownGrace().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException stopping) {
+      transport.shutdownInput();
+    }
   }
 
   /** Stops reading; requests in flight finish and are answered, then the connection closes. */

@@ -24,14 +24,17 @@ final class InputChunk {
     this.home = home;
   }
 
-  /** The chunk's bytes as slot {@code slot} may use them, made once per slot and chunk. */
+  /**
+   * The chunk's bytes as slot {@code slot} may use them, made once per slot and chunk, with its
+   * limit at the capacity (the core slices requests it splits, within the limit).
+   */
   ByteBuffer view(int slot) {
     ByteBuffer v = views[slot];
     if (v == null) {
       v = buffer.duplicate();
       views[slot] = v;
     }
-    return v;
+    return v.clear();
   }
 
   InputChunk retain() {

@@ -6,8 +6,8 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.file.Path;
 
 /**
- * One configured address: {@code HOST:PORT} ({@code [v6addr]:PORT} for IPv6) or
- * {@code unix:/path/to/socket}.
+ * One configured address: {@code HOST:PORT} ({@code [v6addr]:PORT} for IPv6), or
+ * {@code unix:/path/to/socket} (a bare absolute path means the same).
  *
  * @param text the address as configured
  * @param address what to bind
@@ -17,13 +17,13 @@ record ListenAddress(String text, SocketAddress address) {
 
   /** Parses {@code text}; the message of the exception says what is wrong with it. */
   static ListenAddress parse(String text) {
-    if (text.startsWith(UNIX)) {
-      String path = text.substring(UNIX.length());
+    if (text.startsWith(UNIX) || text.startsWith("/")) {
+      String path = text.startsWith(UNIX) ? text.substring(UNIX.length()) : text;
       if (path.isEmpty() || !path.startsWith("/")) {
         throw new IllegalArgumentException("'" + text + "': a unix socket needs an absolute path,"
             + " e.g. unix:/run/jdm/nbd.sock");
       }
-      return new ListenAddress(text, UnixDomainSocketAddress.of(Path.of(path)));
+      return new ListenAddress(UNIX + path, UnixDomainSocketAddress.of(Path.of(path)));
     }
     int colon = text.lastIndexOf(':');
     if (colon <= 0 || colon == text.length() - 1) {

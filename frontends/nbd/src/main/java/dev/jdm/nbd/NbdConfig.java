@@ -3,6 +3,7 @@ package dev.jdm.nbd;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigOrigin;
 import com.typesafe.config.ConfigValue;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,13 +26,15 @@ record NbdConfig(
     int maxConnections,
     Duration handshakeTimeout,
     Duration shutdownGrace,
+    Duration pollSpin,
+    int socketBuffer,
     long bufferCache,
     Tls tls) {
 
   static final String SECTION = "jdm.frontends.nbd";
   /** The smallest block the kernel addresses, and so the NBD minimum block size. */
   static final int MIN_BLOCK = 512;
-  /** Largest payload the protocol lets a server advertise in practice (the spec's 2^25 safe size). */
+  /** Largest payload any server must take (proto.md: 2^25 is never a denial of service). */
   static final int PAYLOAD_CEILING = 1 << 25;
 
   /** When TLS is offered: NBD's NOTLS, SELECTIVETLS (every export optional) and FORCEDTLS. */
@@ -79,12 +82,21 @@ record NbdConfig(
     if (grace.isNegative()) {
       throw bad(c, "shutdown-grace", "must not be negative");
     }
+    Duration spin = c.getDuration("poll-spin");
+    if (spin.isNegative() || spin.toMillis() > 1000) {
+      throw bad(c, "poll-spin", "must be from 0 to 1s");
+    }
+    long socketBuffer = c.getBytes("socket-buffer");
+    if (socketBuffer < 0 || socketBuffer > 1 << 30) {
+      throw bad(c, "socket-buffer", "must be from 0 to 1GiB");
+    }
     long cache = c.getBytes("buffer-cache");
     if (cache < 0) {
       throw bad(c, "buffer-cache", "must not be negative");
     }
     return new NbdConfig(enabled, List.copyOf(listen), c.getString("default-export"),
-        (int) payload, threads, inFlight, connections, handshake, grace, cache, tls(c));
+        (int) payload, threads, inFlight, connections, handshake, grace, spin, (int) socketBuffer,
+        cache, tls(c));
   }
 
   private static Tls tls(Config c) {
@@ -100,14 +112,19 @@ record NbdConfig(
     Path key = path(c, "tls.key");
     Path trust = path(c, "tls.trust");
     if (mode != TlsMode.OFF) {
+      // A missing file is reported where TLS was turned on, not where the empty default sits.
+      ConfigOrigin on = c.getValue("tls.mode").origin();
       if (cert == null) {
-        throw bad(c, "tls.certificate", "a certificate file is needed when tls.mode is " + modeText);
+        throw new ConfigException.BadValue(on, SECTION + ".tls.certificate",
+            "a certificate file is needed when tls.mode is " + modeText);
       }
       if (key == null) {
-        throw bad(c, "tls.key", "a private key file is needed when tls.mode is " + modeText);
+        throw new ConfigException.BadValue(on, SECTION + ".tls.key",
+            "a private key file is needed when tls.mode is " + modeText);
       }
       if (verify && trust == null) {
-        throw bad(c, "tls.trust", "a CA file is needed when tls.verify-client is true");
+        throw new ConfigException.BadValue(c.getValue("tls.verify-client").origin(),
+            SECTION + ".tls.trust", "a CA file is needed when tls.verify-client is true");
       }
     }
     return new Tls(mode, cert, key, trust, verify);

@@ -102,7 +102,8 @@ final class NbdServer implements Frontend {
       bound = a.text();
     } else {
       boolean v6 = ((InetSocketAddress) a.address()).getAddress() instanceof Inet6Address;
-      ch = ServerSocketChannel.open(v6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
+      ch = ServerSocketChannel.open(
+          v6 ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET);
       try {
         ch.setOption(StandardSocketOptions.SO_REUSEADDR, true);
         ch.bind(a.address(), 128);
@@ -183,6 +184,10 @@ final class NbdServer implements Frontend {
       try {
         if (c.getRemoteAddress() instanceof InetSocketAddress) {
           c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        }
+        if (config.socketBuffer() > 0) {
+          c.setOption(StandardSocketOptions.SO_SNDBUF, config.socketBuffer());
+          c.setOption(StandardSocketOptions.SO_RCVBUF, config.socketBuffer());
         }
       } catch (IOException e) {
         closeQuietly(c);

@@ -141,6 +141,11 @@ final class RequestReader {
       return;
     }
     ByteBuffer d = pool.take(n);
+    if (d == null) {
+      s.early = IoStatus.ENOMEM;
+      skip(len);
+      return;
+    }
     s.data = d;
     s.dataOffset = BufferPool.HEADER_ROOM;
     int have = Math.min(avail, n);

@@ -87,6 +87,11 @@ final class RequestSlot implements IoCompletion, ExtentSink {
     phase.set(SUBMITTING);
   }
 
+  /** After submit threw: whether the request had not completed (nobody answered it). */
+  boolean notCompleted() {
+    return phase.compareAndSet(SUBMITTING, 0);
+  }
+
   /** After submit returned: a completion from now on is not inline and flushes itself. */
   void submitted() {
     phase.compareAndSet(SUBMITTING, 0);

@@ -8,8 +8,11 @@ import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.net.Socket;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.security.spec.InvalidKeySpecException;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Base64;
@@ -18,7 +21,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * Builds the server's {@link SSLContext} from PEM files, as nbdkit and qemu take them: a
@@ -60,8 +66,71 @@ final class TlsContext {
       tmf.init(trusted);
     }
     SSLContext context = SSLContext.getInstance("TLS");
-    context.init(kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
+    TrustManager[] trust = null;
+    if (tmf != null) {
+      for (TrustManager tm : tmf.getTrustManagers()) {
+        if (tm instanceof X509ExtendedTrustManager x) {
+          trust = new TrustManager[] {new UnnamedIssuers(x)};
+        }
+      }
+    }
+    context.init(kmf.getKeyManagers(), trust, null);
     return context;
+  }
+
+  /**
+   * Verifies client certificates against the trusted CAs without naming them in the TLS 1.3
+   * certificate request: GnuTLS clients (libnbd, qemu) then send no certificate at all when the
+   * names do not match byte for byte, though the chain would verify.
+   */
+  private static final class UnnamedIssuers extends X509ExtendedTrustManager {
+    private static final X509Certificate[] NONE = new X509Certificate[0];
+    private final X509ExtendedTrustManager trust;
+
+    UnnamedIssuers(X509ExtendedTrustManager trust) {
+      this.trust = trust;
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+        throws CertificateException {
+      trust.checkClientTrusted(chain, authType, socket);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+        throws CertificateException {
+      trust.checkServerTrusted(chain, authType, socket);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
+      trust.checkClientTrusted(chain, authType, engine);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
+      trust.checkServerTrusted(chain, authType, engine);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
+      trust.checkClientTrusted(chain, authType);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType)
+        throws CertificateException {
+      trust.checkServerTrusted(chain, authType);
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return NONE;
+    }
   }
 
   private static List<? extends Certificate> certificates(Path file)
@@ -69,7 +138,7 @@ final class TlsContext {
     try {
       return List.copyOf(CertificateFactory.getInstance("X.509")
           .generateCertificates(new ByteArrayInputStream(Files.readAllBytes(file))));
-    } catch (java.security.cert.CertificateException e) {
+    } catch (CertificateException e) {
       throw new IOException(file + ": not a PEM certificate file: " + e.getMessage(), e);
     }
   }
@@ -84,7 +153,8 @@ final class TlsContext {
     if ("RSA ".equals(m.group(1))) {
       der = pkcs1ToPkcs8(der);
     } else if ("EC ".equals(m.group(1))) {
-      throw new IOException(file + ": convert the EC key to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)");
+      throw new IOException(file
+          + ": convert the EC key to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)");
     }
     PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(der);
     for (String algorithm : new String[] {"RSA", "EC", "Ed25519", "RSASSA-PSS"}) {

@@ -114,17 +114,21 @@ class RealClientsTest {
   }
 
   @Test
-  void fioVerifiesOnLinearMultiSegmentAndStackedDevices() throws Exception {
+  void fioVerifiesOnLinearStripedMultiSegmentAndStackedDevices() throws Exception {
     fx.linear("lin", fx.file("lin.img", 64 * MIB));
     Path a = fx.file("a.img", 32 * MIB);
     Path b = fx.file("b.img", 32 * MIB);
-    fx.create("segments", "0 32768 linear " + a + " 0\n32768 32768 linear " + b + " 0", false);
+    fx.create("striped", "0 131072 striped 2 128 " + a + " 0 " + b + " 0", false);
+    Path c = fx.file("c.img", 32 * MIB);
+    Path d = fx.file("d.img", 32 * MIB);
+    fx.create("segments", "0 65536 linear " + c + " 0\n65536 65536 linear " + d + " 0", false);
     fx.linear("lower", fx.file("lower.img", 64 * MIB));
     fx.create("stacked", "0 131072 linear /dev/mapper/lower 0", false);
-    for (String dev : List.of("lin", "segments", "stacked")) {
+    for (String dev : List.of("lin", "striped", "segments", "stacked")) {
       String out = fx.ok(List.of("fio", "--name=verify-" + dev, "--ioengine=nbd",
           "--uri=" + fx.uri(dev), "--rw=randwrite", "--bs=4k", "--bsrange=4k-256k",
           "--iodepth=16", "--size=64M", "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+          "--verify_state_save=0",
           "--randrepeat=0"), 300);
       assertTrue(out.contains("err= 0"), dev + ": " + out);
     }
