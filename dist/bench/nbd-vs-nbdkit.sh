@@ -106,10 +106,10 @@ EOF
 echo "jdm: $JDM_HOW"
 echo "nbdkit: $(nbdkit --version), file plugin, default threads"
 echo "fio: $(fio --version); ${RUNTIME}s runs after ${RAMP}s ramp; $ROUNDS round(s); file $SIZE in /dev/shm"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%-22s %10s %10s %8s   %10s %10s %8s   %6s\n' workload "jdm MiB/s" "jdm IOPS" "jdm CPU" \
-  "kit MiB/s" "kit IOPS" "kit CPU" ratio
+printf '%-18s %9s %8s %5s %6s   %9s %8s %5s %6s   %6s\n' workload "jdm MiB/s" IOPS CPU us/IO \
+  "kit MiB/s" IOPS CPU us/IO ratio
 IFS=, read -r -a LOADS <<<"${WORKLOADS:-read 1M 8,write 1M 8,randread 4k 32,randwrite 4k 32}"
 for w in "${LOADS[@]}"; do
   read -r rw bs depth <<<"$w"
@@ -120,8 +120,12 @@ for w in "${LOADS[@]}"; do
     read -r b i c < <(run "$KIT_PID" "$KIT_SOCK" nbdkit "$rw" "$bs" "$depth")
     kb=$(echo "$kb + $b" | bc); ki=$(echo "$ki + $i" | bc); kc=$(echo "$kc + $c" | bc)
   done
-  printf '%-22s %10.1f %10.0f %7.0f%%   %10.1f %10.0f %7.0f%%   %6.2f\n' "$rw $bs qd$depth" \
-    "$(echo "$jb / $ROUNDS" | bc -l)" "$(echo "$ji / $ROUNDS" | bc -l)" "$(echo "$jc / $ROUNDS" | bc -l)" \
-    "$(echo "$kb / $ROUNDS" | bc -l)" "$(echo "$ki / $ROUNDS" | bc -l)" "$(echo "$kc / $ROUNDS" | bc -l)" \
+  # CPU per I/O: percent of a core over the run, divided by I/Os per second.
+  printf '%-18s %9.1f %8.0f %4.0f%% %6.1f   %9.1f %8.0f %4.0f%% %6.1f   %6.2f\n' \
+    "$rw $bs qd$depth" \
+    "$(echo "$jb / $ROUNDS" | bc -l)" "$(echo "$ji / $ROUNDS" | bc -l)" \
+    "$(echo "$jc / $ROUNDS" | bc -l)" "$(echo "$jc * 10000 / $ji" | bc -l)" \
+    "$(echo "$kb / $ROUNDS" | bc -l)" "$(echo "$ki / $ROUNDS" | bc -l)" \
+    "$(echo "$kc / $ROUNDS" | bc -l)" "$(echo "$kc * 10000 / $ki" | bc -l)" \
     "$(echo "$ji / $ki" | bc -l)"
 done

@@ -398,7 +398,7 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
     return (int) ((bytes + SECTOR - 1) & -SECTOR);
   }
 
-  /** close(2) of a write descriptor flushes the device, as the brief's "flush -> FLUSH" asks. */
+  /** close(2) of a write descriptor flushes the device; a read-only descriptor has nothing to. */
   @Override
   public void flush(FuseRequest r, long node, long fh) {
     if ((fh & 1) == 0) {

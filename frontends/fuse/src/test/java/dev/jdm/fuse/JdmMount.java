@@ -194,8 +194,12 @@ final class JdmMount implements BeforeEachCallback, AfterEachCallback {
         Tools.run("umount", "-l", at.toString());
       }
     }
+    // Only loop devices still on this test's files: a detached number may serve another test now.
+    List<String> ours = loops.isEmpty() ? List.of() : LoopDevices.backedBy(dir);
     for (String loop : loops) {
-      Tools.run("losetup", "-d", loop);
+      if (ours.contains(loop)) {
+        Tools.run("losetup", "-d", loop);
+      }
     }
     try {
       stop();

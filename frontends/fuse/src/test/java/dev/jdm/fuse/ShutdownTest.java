@@ -42,8 +42,15 @@ class ShutdownTest {
     return MountTable.top(dir) != null;
   }
 
-  private static boolean attached(String loop) {
-    return Files.exists(Path.of("/sys/block", Path.of(loop).getFileName().toString(), "loop"));
+  /** Whether {@code loop} is still attached to a file of this test (another may reuse it). */
+  private boolean attached(String loop) throws Exception {
+    Path backing = Path.of("/sys/block", Path.of(loop).getFileName().toString(), "loop",
+        "backing_file");
+    try {
+      return Files.readString(backing).strip().startsWith(jdm.dir() + "/");
+    } catch (java.nio.file.NoSuchFileException e) {
+      return false;
+    }
   }
 
   @Test

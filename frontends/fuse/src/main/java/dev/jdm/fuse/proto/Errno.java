@@ -14,10 +14,6 @@ public final class Errno {
   public static final int ENXIO = 6;
   /** Try again: an interrupt for a request not seen yet. */
   public static final int EAGAIN = 11;
-  /** Permission denied. */
-  public static final int EACCES = 13;
-  /** Device or resource busy. */
-  public static final int EBUSY = 16;
   /** No such device: the FUSE connection is gone (unmounted or aborted). */
   public static final int ENODEV = 19;
   /** Not a directory. */

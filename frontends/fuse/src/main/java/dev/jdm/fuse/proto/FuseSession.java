@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -358,7 +359,7 @@ public final class FuseSession implements AutoCloseable {
     });
   }
 
-  private void notify(int code, int bodyLength, java.util.function.Consumer<MemorySegment> body) {
+  private void notify(int code, int bodyLength, Consumer<MemorySegment> body) {
     if (terms == null) {
       return;
     }

@@ -16,8 +16,6 @@ public final class FuseWire {
   public static final int MIN_MINOR = 28;
   /** The root directory's node id. */
   public static final long ROOT_ID = 1;
-  /** Set in the unique id of an INTERRUPT request (the interrupted request's id | this bit). */
-  public static final long INT_REQ_BIT = 1;
 
   // ---- opcodes (enum fuse_opcode)
   /** Look a name up in a directory. */
