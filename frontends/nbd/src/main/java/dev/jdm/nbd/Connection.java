@@ -211,25 +211,22 @@ final class Connection implements Runnable {
     Thread me = Thread.currentThread();
     while (true) {
       Thread wake = null;
+      RequestSlot next = null;
       boolean flushFirst = false;
       boolean sleep = false;
       synchronized (lock) {
         removeIdle(me);
         if (readyHead != null) {
-          RequestSlot s = readyHead;
-          readyHead = s.next;
-          s.next = null;
+          next = readyHead;
+          readyHead = next.next;
+          next.next = null;
           readyCount--;
           if (readyHead != null && worthWaking(readyCount)) {
             wake = helper();
           }
-          wakeOrStart(wake);
-          return s;
-        }
-        if (inputEnded) {
+        } else if (inputEnded) {
           return null;
-        }
-        if (!flushed && replies.get() != null) {
+        } else if (!flushed && replies.get() != null) {
           flushFirst = true;
         } else if (!reading) {
           reading = true;
@@ -237,6 +234,10 @@ final class Connection implements Runnable {
           idleThreads[idle++] = me;
           sleep = true;
         }
+      }
+      if (next != null) {
+        wakeOrStart(wake);
+        return next;
       }
       if (flushFirst) {
         flush();

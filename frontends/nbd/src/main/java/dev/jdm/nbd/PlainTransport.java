@@ -11,15 +11,17 @@ import java.util.function.Consumer;
  * The socket itself: reads and gathering writes go straight to the channel, without copies.
  *
  * <p>In transmission it can poll: the socket turns non-blocking, and a read that finds nothing
- * keeps trying for a few microseconds before it sleeps in a selector. A client sending into a
- * socket whose reader sleeps pays for waking it on every send; one whose reader is awake does not,
- * so a busy client goes faster and the server answers sooner, for a little server CPU.
+ * while more is expected soon (the rest of a large WRITE, the request after a large one) keeps
+ * trying for a few microseconds before it sleeps in a selector. A client sending into a socket
+ * whose reader sleeps pays for waking it on every send; one whose reader is awake does not. For
+ * small requests polling bought nothing but server CPU, so they sleep at once.
  */
 final class PlainTransport implements Transport {
   private static final Consumer<SelectionKey> IGNORE = k -> { };
 
   private final SocketChannel channel;
   private long spinNanos;
+  private boolean soon;
   private Selector readable;
   private Selector writable;
 
@@ -45,19 +47,26 @@ final class PlainTransport implements Transport {
   }
 
   @Override
+  public void expect(boolean soon) {
+    this.soon = soon;
+  }
+
+  @Override
   public int read(ByteBuffer dst) throws IOException {
     int n = channel.read(dst);
     if (n != 0 || readable == null) {
       return n;
     }
-    long deadline = System.nanoTime() + spinNanos;
-    do {
-      Thread.onSpinWait();
-      n = channel.read(dst);
-      if (n != 0) {
-        return n;
-      }
-    } while (System.nanoTime() - deadline < 0);
+    if (soon) {
+      long deadline = System.nanoTime() + spinNanos;
+      do {
+        Thread.onSpinWait();
+        n = channel.read(dst);
+        if (n != 0) {
+          return n;
+        }
+      } while (System.nanoTime() - deadline < 0);
+    }
     while (channel.isOpen()) {
       readable.select(IGNORE);
       n = channel.read(dst);

@@ -27,6 +27,8 @@ final class RequestReader {
   private int wpos;
   /** After a large WRITE: the next read asks for a header only. */
   private boolean headerOnly;
+  /** Whether the last request moved a large payload: the next one likely follows closely. */
+  private boolean largeLast;
   private boolean ended;
   private IOException failure;
 
@@ -115,6 +117,8 @@ final class RequestReader {
     if (s.type == NbdWire.CMD_DISC) {
       return false;
     }
+    largeLast = (s.type == NbdWire.CMD_READ || s.type == NbdWire.CMD_WRITE)
+        && s.length > WINDOW;
     if (s.type == NbdWire.CMD_WRITE) {
       payload(s);
     }
@@ -152,6 +156,7 @@ final class RequestReader {
     d.put(BufferPool.HEADER_ROOM, chunk.buffer, rpos, have);
     rpos += have;
     d.limit(BufferPool.HEADER_ROOM + n).position(BufferPool.HEADER_ROOM + have);
+    transport.expect(true);
     while (d.hasRemaining()) {
       if (transport.read(d) < 0) {
         throw new EOFException("client closed in the middle of a WRITE payload");
@@ -179,6 +184,7 @@ final class RequestReader {
     ByteBuffer b = chunk.buffer;
     int want = headerOnly ? NbdWire.REQUEST_HEADER - (wpos - rpos) : WINDOW;
     headerOnly = false;
+    transport.expect(largeLast);
     b.limit(Math.min(b.capacity(), wpos + Math.max(want, 1))).position(wpos);
     int r = transport.read(b);
     if (r < 0) {

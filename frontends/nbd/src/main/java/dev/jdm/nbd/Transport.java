@@ -14,6 +14,12 @@ interface Transport extends AutoCloseable {
   /** Writes every remaining byte of {@code srcs[offset .. offset+length)}. */
   void write(ByteBuffer[] srcs, int offset, int length) throws IOException;
 
+  /**
+   * Says whether the next bytes should come soon (the rest of a large WRITE, the request after a
+   * large one), so a transport that can poll before it sleeps does so only then.
+   */
+  default void expect(boolean soon) {}
+
   /** Stops reading: a blocked or later {@link #read} sees the end of the stream. */
   void shutdownInput();
 

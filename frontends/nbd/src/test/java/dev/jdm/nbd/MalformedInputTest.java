@@ -45,8 +45,8 @@ class MalformedInputTest {
 
   @BeforeAll
   void startServerAndGoodClient() throws Exception {
-    // Polling sockets here (off by default), so bad input meets that read path too.
-    fx = NbdFixture.start("jdm.frontends.nbd { max-payload = 1MiB, poll-spin = 50us }");
+    // Blocking sockets here (the default polls), so bad input meets that read path too.
+    fx = NbdFixture.start("jdm.frontends.nbd { max-payload = 1MiB, poll-spin = 0 }");
     fx.linear("good", fx.file("good.img", 16 << 20));
     fx.linear("disk", fx.file("disk.img", 4 << 20));
     fx.create("ro", "0 2048 linear " + fx.file("ro.img", 1 << 20) + " 0", true);

@@ -25,6 +25,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -41,15 +42,8 @@ class ProtocolTest {
     }
   }
 
-  /** A target that holds every request until the test lets it go: completion on another thread. */
-  static final class GateType implements TargetType {
-    final BlockingQueue<IoRequest> held = new LinkedBlockingQueue<>();
-
-    @Override
-    public String name() {
-      return "gate";
-    }
-
+  /** A test target type whose segments map every request with {@code map}. */
+  record MapType(String name, Function<IoRequest, MapResult> map) implements TargetType {
     @Override
     public Version version() {
       return Version.of(1, 0, 0);
@@ -65,8 +59,7 @@ class ProtocolTest {
       return new Target() {
         @Override
         public MapResult map(IoRequest request) {
-          held.add(request);
-          return MapResult.SUBMITTED;
+          return map.apply(request);
         }
 
         @Override
@@ -80,12 +73,16 @@ class ProtocolTest {
   @Test
   void repliesGoOutOfOrderWhenAnEarlierRequestIsSlow() throws Exception {
     fx = NbdFixture.start();
-    GateType gate = new GateType();
-    fx.registry.register(gate, "test");
+    // Holds every request until the test lets it go: completion on another thread.
+    BlockingQueue<IoRequest> held = new LinkedBlockingQueue<>();
+    fx.registry.register(new MapType("gate", r -> {
+      held.add(r);
+      return MapResult.SUBMITTED;
+    }), "test");
     fx.create("mixed", "0 8 gate\n8 2040 zero", false);
     try (NbdTestClient c = NbdTestClient.open(fx.socket, "mixed", true, false)) {
       c.request(0, NbdWire.CMD_READ, 1, 0, 4096, null);
-      IoRequest slow = gate.held.poll(30, TimeUnit.SECONDS);
+      IoRequest slow = held.poll(30, TimeUnit.SECONDS);
       assertNotNull(slow, "the first read reached the gate");
       c.request(0, NbdWire.CMD_READ, 2, 4096, 4096, null);
       Reply first = c.reply();
@@ -101,56 +98,24 @@ class ProtocolTest {
     }
   }
 
-  /** A target that takes its time on the calling thread, and counts how many run at once. */
-  static final class SlowType implements TargetType {
-    final AtomicInteger running = new AtomicInteger();
-    final AtomicInteger most = new AtomicInteger();
-
-    @Override
-    public String name() {
-      return "slow";
-    }
-
-    @Override
-    public Version version() {
-      return Version.of(1, 0, 0);
-    }
-
-    @Override
-    public String usage() {
-      return "";
-    }
-
-    @Override
-    public Target create(TargetContext context, long lengthInSectors, List<String> args) {
-      return new Target() {
-        @Override
-        public MapResult map(IoRequest request) {
-          most.accumulateAndGet(running.incrementAndGet(), Math::max);
-          try {
-            Thread.sleep(20);
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-          running.decrementAndGet();
-          request.fillZeros();
-          request.complete(IoStatus.OK);
-          return MapResult.SUBMITTED;
-        }
-
-        @Override
-        public String status(StatusType type) {
-          return "";
-        }
-      };
-    }
-  }
-
   @Test
   void aSlowDeviceGetsSeveralThreadsOfOneConnection() throws Exception {
     fx = NbdFixture.start();
-    SlowType slow = new SlowType();
-    fx.registry.register(slow, "test");
+    // Takes its time on the calling thread, and counts how many requests run at once.
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger most = new AtomicInteger();
+    fx.registry.register(new MapType("slow", r -> {
+      most.accumulateAndGet(running.incrementAndGet(), Math::max);
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      running.decrementAndGet();
+      r.fillZeros();
+      r.complete(IoStatus.OK);
+      return MapResult.SUBMITTED;
+    }), "test");
     fx.create("slow", "0 2048 slow", false);
     try (NbdTestClient c = NbdTestClient.open(fx.socket, "slow", true, false)) {
       for (int i = 0; i < 24; i++) {
@@ -160,7 +125,7 @@ class ProtocolTest {
         assertEquals(0, c.reply().error());
       }
     }
-    assertTrue(slow.most.get() >= 2, "requests of one client ran " + slow.most.get()
+    assertTrue(most.get() >= 2, "requests of one client ran " + most.get()
         + " at a time on a slow device");
   }
 
