@@ -20,9 +20,8 @@ class DataPathAllocationTest {
   @Test
   void steadyStateRequestsAllocateNothingOnTheServer() throws Exception {
     try (NbdFixture fx = NbdFixture.start()) {
-      // The zero target keeps backing-file I/O (the kernel's own allocation test covers it) out
-      // of the measure: what is counted is the frontend's path from socket to device and back.
-      fx.create("disk", "0 131072 zero", false);
+      // The whole path: socket, frontend, core, linear target, pwrite/pread on a backing file.
+      fx.create("disk", "0 131072 linear " + fx.file("disk.img", 131072L * 512) + " 0", false);
       try (NbdTestClient c = NbdTestClient.open(fx.socket, "disk", true, false)) {
         var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         ByteBuffer burst = burst();
