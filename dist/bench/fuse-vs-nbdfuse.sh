@@ -5,7 +5,7 @@
 # file in /dev/shm; fio on that file directly is the baseline for 1 MiB reads. Prints MiB/s, IOPS,
 # the servers' CPU and the ratio jdm/nbdfuse. A benchmark, not a test: it asserts nothing.
 #
-# Usage: dist/bench/fuse-vs-nbdfuse.sh          (from anywhere, as root, after `mvn package`)
+# Usage: dist/bench/fuse-vs-nbdfuse.sh          (from anywhere, as root, builds jdm first when needed)
 # Environment:
 #   RUNTIME=10 RAMP=2   seconds per run and of ramp before it
 #   WARMUP=10           seconds of mixed I/O on each mount before measuring (lets the JIT compile)
@@ -59,6 +59,10 @@ BYTES=$(stat -c %s "$FILE")
 TABLE="0 $((BYTES / 512)) linear $FILE 0"
 
 # jdm: the distribution's launcher when built, else the test-scope ServeDevices main.
+# From a fresh clone: builds the distribution first, so one command does it all.
+if [[ ! -x $JDM && $JDM == "$ROOT/dist/target/jdm/bin/jdm" ]]; then
+  (cd "$ROOT" && mvn -B -q -DskipTests package >&2)
+fi
 if [[ -x $JDM ]]; then
   # Its own runtime and state directories, and no NBD server: nothing shared with another jdm.
   cat >"$WORK/jdm.conf" <<EOF

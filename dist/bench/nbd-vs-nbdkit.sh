@@ -4,7 +4,7 @@
 # prints MiB/s, IOPS, server CPU and the ratio jdm/nbdkit. A benchmark, not a test: it asserts
 # nothing.
 #
-# Usage: dist/bench/nbd-vs-nbdkit.sh            (from the repository root, after `mvn package`)
+# Usage: dist/bench/nbd-vs-nbdkit.sh            (from the repository root, builds jdm first when needed)
 # Environment:
 #   RUNTIME=10 RAMP=2   seconds per run and of ramp before it
 #   ROUNDS=1            how many times to alternate the pair of runs per workload
@@ -46,6 +46,10 @@ SECTORS=$(($(stat -c %s "$FILE") / 512))
 TABLE="0 $SECTORS linear $FILE 0"
 
 # jdm: the distribution's launcher when built, else the test-scope standalone server.
+# From a fresh clone: builds the distribution first, so one command does it all.
+if [[ ! -x $JDM && $JDM == "$ROOT/dist/target/jdm/bin/jdm" ]]; then
+  (cd "$ROOT" && mvn -B -q -DskipTests package >&2)
+fi
 if [[ -x $JDM ]]; then
   cat >"$WORK/jdm.conf" <<EOF
 jdm.runtime-dir = "$WORK/run"

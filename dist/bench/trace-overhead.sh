@@ -58,6 +58,10 @@ fi
 for tool in fio python3; do
   command -v "$tool" >/dev/null || { echo "trace-overhead: $tool is not installed" >&2; exit 1; }
 done
+# From a fresh clone: builds the distribution first, so one command does it all.
+if [[ ! -x $JDM && $JDM == "$ROOT/dist/target/jdm/bin/jdm" ]]; then
+  (cd "$ROOT" && mvn -B -q -DskipTests package >&2)
+fi
 [[ -x $JDM ]] || { echo "trace-overhead: $JDM missing: mvn -pl dist -am package -DskipTests" >&2
   exit 1; }
 
