@@ -66,6 +66,23 @@ class ServeIT {
   }
 
   @Test
+  void theHelloTargetLogsEachWriteInTheDaemonsOutput() throws Exception {
+    // The seed's trace: the tutorial device over NBD, a 16 KiB write, one line per request.
+    ExternalTools.require("qemu-io");
+    Path sock = tmp.resolve("nbd.sock");
+    try (ServeProcess d = ServeProcess.start(home, env, "--nbd", "unix:" + sock)) {
+      d.readyLine();
+      Process w = new ProcessBuilder("qemu-io", "-f", "raw", "-c", "write -P 0x5a 4096 16k",
+          "nbd+unix:///my_device_mapper?socket=" + sock).redirectErrorStream(true).start();
+      String out = new String(w.getInputStream().readAllBytes());
+      assertTrue(w.waitFor(60, TimeUnit.SECONDS), "qemu-io did not finish");
+      assertEquals(0, w.exitValue(), out);
+      assertEquals(0, d.stop("TERM"));
+      assertTrue(d.err().lines().anyMatch(l -> l.endsWith("hello: write, 8, 16384")), d.err());
+    }
+  }
+
+  @Test
   void aSecondServeOnTheSameRuntimeDirIsRefused() throws Exception {
     try (ServeProcess first = ServeProcess.start(home, env, "--config", emptyConfig.toString())) {
       CliResult second = Distribution.run(home, env, "", "serve", "--config", emptyConfig.toString());
