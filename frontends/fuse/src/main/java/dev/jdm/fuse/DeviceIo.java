@@ -24,10 +24,6 @@ final class DeviceIo implements IoCompletion {
       int dataOffset) {
     waiter = Thread.currentThread();
     done = false;
-    if (data != null) {
-      // The core slices split requests within the limit; the last I/O may have left it short.
-      data.clear();
-    }
     request.prepare(op, flags, sector, bytes, data, dataOffset, this);
     device.submit(request);
     while (!done) {

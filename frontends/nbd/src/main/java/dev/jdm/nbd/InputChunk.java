@@ -25,8 +25,8 @@ final class InputChunk {
   }
 
   /**
-   * The chunk's bytes as slot {@code slot} may use them, made once per slot and chunk, with its
-   * limit at the capacity (the core slices requests it splits, within the limit).
+   * The chunk's bytes as slot {@code slot} may use them, made once per slot and chunk: each slot's
+   * own view, so slots doing I/O at once never share a position or limit.
    */
   ByteBuffer view(int slot) {
     ByteBuffer v = views[slot];
