@@ -1,4 +1,4 @@
-package dev.jdm.cli;
+package dev.jdm.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -11,24 +11,24 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the real tools a test needs (nbdfuse, losetup, mkfs.ext4, fio) as processes, each with a
+ * Runs the real tools a test needs (nbdinfo, nbdfuse, losetup, mkfs.ext4, fio) as processes, each with a
  * deadline, and kills whatever is still running on {@link #close()}, even when the test failed.
  * A missing tool fails the test with its name; it is never skipped.
  */
-final class ExternalTools implements AutoCloseable {
+public final class ExternalTools implements AutoCloseable {
   private final Path dir;
   private final List<Process> processes = new ArrayList<>();
 
   /** Keeps the output of the tools in {@code dir}. */
-  ExternalTools(Path dir) {
+  public ExternalTools(Path dir) {
     this.dir = dir;
   }
 
   /** What a finished process printed. */
-  record Result(int exit, String out, String err) {}
+  public record Result(int exit, String out, String err) {}
 
   /** Runs {@code command} to its end; fails the test if it takes longer than the timeout. */
-  Result run(List<String> command, int timeoutSeconds) throws Exception {
+  public Result run(List<String> command, int timeoutSeconds) throws Exception {
     require(command.getFirst());
     Path out = Files.createTempFile(dir, "out", ".txt");
     Path err = Files.createTempFile(dir, "err", ".txt");
@@ -51,21 +51,21 @@ final class ExternalTools implements AutoCloseable {
   }
 
   /** Runs {@code command}, which must succeed; returns its standard output. */
-  String ok(List<String> command, int timeoutSeconds) throws Exception {
+  public String ok(List<String> command, int timeoutSeconds) throws Exception {
     Result r = run(command, timeoutSeconds);
     assertEquals(0, r.exit(), () -> String.join(" ", command) + " failed: " + r.err() + r.out());
     return r.out();
   }
 
   /** Starts a long-running tool, its output going to {@code log}. */
-  Process spawn(List<String> command, Path log) throws IOException {
+  public Process spawn(List<String> command, Path log) throws IOException {
     require(command.getFirst());
     return track(new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(log.toFile()).start());
   }
 
   /** Waits for {@code file} to appear while {@code p} runs; fails after the timeout. */
-  static void awaitFile(Path file, Process p, int timeoutSeconds, Path log) throws Exception {
+  public static void awaitFile(Path file, Process p, int timeoutSeconds, Path log) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
     while (!Files.exists(file) && p.isAlive() && System.nanoTime() < deadline) {
       Thread.sleep(100);
@@ -83,7 +83,7 @@ final class ExternalTools implements AutoCloseable {
   }
 
   /** Fails when {@code tool} is not installed; CI installs every tool the tests use. */
-  static void require(String tool) {
+  public static void require(String tool) {
     if (tool.contains("/")) {
       return;
     }
@@ -95,8 +95,8 @@ final class ExternalTools implements AutoCloseable {
         return;
       }
     }
-    fail(tool + " is not installed: these tests need libnbd-bin (nbdfuse), fuse3, util-linux"
-        + " (losetup), e2fsprogs (mkfs.ext4) and fio");
+    fail(tool + " is not installed: jdm's tests need nbdkit, libnbd-bin, qemu-utils, fio, fuse3,"
+        + " e2fsprogs, util-linux and openssl (.ci/run installs them)");
   }
 
   private static void kill(Process p) throws InterruptedException {

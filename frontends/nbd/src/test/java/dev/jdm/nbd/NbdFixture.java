@@ -1,14 +1,12 @@
 package dev.jdm.nbd;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
-
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.Frontend;
 import dev.jdm.kernel.MappedDevice;
 import dev.jdm.kernel.TargetRegistry;
+import dev.jdm.testkit.ExternalTools;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -16,10 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A real device mapper with the real targets of the class path, an NBD server started through its
@@ -32,10 +28,11 @@ final class NbdFixture implements AutoCloseable {
   final DeviceMapper mapper;
   final NbdServer server;
   final String socket;
-  private final List<Process> processes = new ArrayList<>();
+  private final ExternalTools tools;
 
   private NbdFixture(Path dir, String config) throws Exception {
     this.dir = dir;
+    this.tools = new ExternalTools(dir);
     List<String> problems = registry.discover(NbdFixture.class.getClassLoader(), "class path");
     if (!problems.isEmpty()) {
       throw new IllegalStateException("targets did not load: " + problems);
@@ -96,72 +93,24 @@ final class NbdFixture implements AutoCloseable {
     return "nbd+unix:///" + export + "?socket=" + socket;
   }
 
-  /** What a finished process printed. */
-  record Result(int exit, String out, String err) {}
-
   /** Runs a client and returns its output; fails the test if it does not end in time. */
-  Result run(List<String> command, int timeoutSeconds) throws Exception {
-    requireTool(command.getFirst());
-    ProcessBuilder pb = new ProcessBuilder(command);
-    Path out = Files.createTempFile(dir, "out", ".txt");
-    Path err = Files.createTempFile(dir, "err", ".txt");
-    pb.redirectOutput(out.toFile()).redirectError(err.toFile());
-    Process p = pb.start();
-    synchronized (processes) {
-      processes.add(p);
-    }
-    try {
-      if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-        p.descendants().forEach(ProcessHandle::destroyForcibly);
-        p.destroyForcibly();
-        fail(String.join(" ", command) + ": still running after " + timeoutSeconds + " s; "
-            + Files.readString(err));
-      }
-      return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
-    } finally {
-      synchronized (processes) {
-        processes.remove(p);
-      }
-      Files.deleteIfExists(out);
-      Files.deleteIfExists(err);
-    }
+  ExternalTools.Result run(List<String> command, int timeoutSeconds) throws Exception {
+    return tools.run(command, timeoutSeconds);
   }
 
   /** Runs a client that must succeed; returns its standard output. */
   String ok(List<String> command, int timeoutSeconds) throws Exception {
-    Result r = run(command, timeoutSeconds);
-    assertEquals(0, r.exit(), () -> String.join(" ", command) + " failed: " + r.err() + r.out());
-    return r.out();
+    return tools.ok(command, timeoutSeconds);
   }
 
   /** Starts a long-running client (nbdfuse); it is killed by {@link #close()} at the latest. */
   Process spawn(List<String> command, Path log) throws IOException {
-    requireTool(command.getFirst());
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
-        .start();
-    synchronized (processes) {
-      processes.add(p);
-    }
-    return p;
+    return tools.spawn(command, log);
   }
 
   /** Fails (never skips) when a client the tests need is not installed; CI installs them. */
   static void requireTool(String tool) {
-    if (tool.contains("/")) {
-      return;
-    }
-    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-      if (Files.isExecutable(Path.of(d, tool))) {
-        return;
-      }
-    }
-    for (String d : List.of("/usr/sbin", "/sbin")) {
-      if (Files.isExecutable(Path.of(d, tool))) {
-        return;
-      }
-    }
-    fail(tool + " is not installed: the NBD tests need nbdkit, libnbd-bin, qemu-utils, fio,"
-        + " fuse3, e2fsprogs and util-linux (.ci/run installs them)");
+    ExternalTools.require(tool);
   }
 
   static String sha256(Path file) throws IOException, NoSuchAlgorithmException {
@@ -181,18 +130,10 @@ final class NbdFixture implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    List<Process> left;
-    synchronized (processes) {
-      left = new ArrayList<>(processes);
-    }
-    for (Process p : left) {
-      p.descendants().forEach(ProcessHandle::destroyForcibly);
-      p.destroyForcibly();
-      try {
-        p.waitFor(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+    try {
+      tools.close();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     try {
       server.close();

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdm.testkit.ExternalTools;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -95,9 +96,9 @@ class TlsTest {
     String head = fx.ok(List.of("sh", "-c", "head -c 8388608 " + back + " | sha256sum"), 60);
     assertTrue(head.startsWith(NbdFixture.sha256(source)), head);
 
-    NbdFixture.Result plain = fx.run(List.of("nbdinfo", fx.uri("disk")), 60);
+    ExternalTools.Result plain = fx.run(List.of("nbdinfo", fx.uri("disk")), 60);
     assertNotEquals(0, plain.exit(), "a plain client must be refused: " + plain.out());
-    NbdFixture.Result anonymous = fx.run(List.of("nbdinfo", tlsUri(anonymousDir)), 60);
+    ExternalTools.Result anonymous = fx.run(List.of("nbdinfo", tlsUri(anonymousDir)), 60);
     assertNotEquals(0, anonymous.exit(), "a client without a certificate must be refused");
   }
 
