@@ -10,8 +10,7 @@
 #   RUNTIME=10 RAMP=2   seconds per run and of ramp before it
 #   WARMUP=10           seconds of mixed I/O on each mount before measuring (lets the JIT compile)
 #   SIZE=1G             the device's size (the /dev/shm file and nbdkit's memory)
-#   JDM=path            the jdm launcher (default dist/target/jdm/bin/jdm); when it is missing the
-#                       mount runs from frontends/fuse's test class path (ServeDevices)
+#   JDM=path            the jdm launcher (default dist/target/jdm/bin/jdm, built when missing)
 #   JAVA_HOME           a JDK 25 (default /usr/lib/jvm/temurin-25-jdk-amd64)
 #   JDM_JAVA_OPTS       extra JVM options for jdm
 #   WORKLOADS           which of "read 1M,write 1M,randread 4k,randwrite 4k" to run
@@ -58,7 +57,6 @@ head -c "$SIZE" /dev/urandom >"$FILE"
 BYTES=$(stat -c %s "$FILE")
 TABLE="0 $((BYTES / 512)) linear $FILE 0"
 
-# jdm: the distribution's launcher when built, else the test-scope ServeDevices main.
 # From a fresh clone: builds the distribution first, so one command does it all.
 if [[ ! -x $JDM && $JDM == "$ROOT/dist/target/jdm/bin/jdm" ]]; then
   (cd "$ROOT" && mvn -B -q -DskipTests package >&2)
@@ -74,16 +72,8 @@ EOF
     --config "$WORK/jdm.conf" --fuse "$JDM_DIR" >"$WORK/jdm.log" 2>&1 &
   JDM_HOW="$JDM serve --fuse"
 else
-  CP_FILE=$ROOT/frontends/fuse/target/cp.txt
-  if [[ ! -f $CP_FILE ]]; then
-    (cd "$ROOT" && mvn -B -q -o test-compile dependency:build-classpath -pl frontends/fuse -am \
-      -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >&2)
-  fi
-  CP=$ROOT/frontends/fuse/target/classes:$ROOT/frontends/fuse/target/test-classes:$(cat "$CP_FILE")
-  # shellcheck disable=SC2086
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${JDM_JAVA_OPTS:-} -cp "$CP" \
-    dev.jdm.fuse.ServeDevices "$JDM_DIR" "disk=$TABLE" >"$WORK/jdm.log" 2>&1 &
-  JDM_HOW="ServeDevices (test class path; dist launcher not built)"
+  echo "fuse-vs-nbdfuse: $JDM is not a jdm launcher" >&2
+  exit 1
 fi
 JDM_PID=$!
 PIDS+=("$JDM_PID")

@@ -9,8 +9,7 @@
 #   RUNTIME=10 RAMP=2   seconds per run and of ramp before it
 #   ROUNDS=1            how many times to alternate the pair of runs per workload
 #   SIZE=1G             the backing file's size
-#   JDM=path            the jdm launcher (default dist/target/jdm/bin/jdm); when it is missing the
-#                       server runs from frontends/nbd's test class path (StandaloneServer)
+#   JDM=path            the jdm launcher (default dist/target/jdm/bin/jdm, built when missing)
 #   JAVA_HOME           a JDK 25 (default /usr/lib/jvm/temurin-25-jdk-amd64)
 #   JDM_JAVA_OPTS       extra JVM options for jdm
 #   WORKLOADS           which of "read 1M 8,write 1M 8,randread 4k 32,randwrite 4k 32" to run
@@ -60,16 +59,8 @@ EOF
     >"$WORK/jdm.log" 2>&1 &
   JDM_HOW="$JDM serve"
 else
-  CP_FILE=$ROOT/frontends/nbd/target/cp.txt
-  if [[ ! -f $CP_FILE ]]; then
-    (cd "$ROOT" && mvn -B -q test-compile dependency:build-classpath -pl frontends/nbd -am \
-      -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=test >&2)
-  fi
-  CP=$ROOT/frontends/nbd/target/classes:$ROOT/frontends/nbd/target/test-classes:$(cat "$CP_FILE")
-  # shellcheck disable=SC2086
-  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED ${JDM_JAVA_OPTS:-} -cp "$CP" \
-    dev.jdm.nbd.StandaloneServer "unix:$JDM_SOCK" "disk=$TABLE" >"$WORK/jdm.log" 2>&1 &
-  JDM_HOW="StandaloneServer (test class path; dist launcher not built)"
+  echo "nbd-vs-nbdkit: $JDM is not a jdm launcher" >&2
+  exit 1
 fi
 JDM_PID=$!
 PIDS+=("$JDM_PID")
