@@ -2,7 +2,6 @@ package dev.jdm.kernel;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.jdm.spi.IoRequest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +28,8 @@ public final class DeviceMapper implements AutoCloseable {
   private final List<DeviceListener> listeners = new CopyOnWriteArrayList<>();
   private final AtomicInteger minors = new AtomicInteger();
   private final long suspendTimeoutNanos;
-  final FreeList<IoRequest> clones;
+  private final int poolSize;
+  final FreeList<Clone> clones;
   final FreeList<DmIo> ios;
 
   /**
@@ -41,9 +41,23 @@ public final class DeviceMapper implements AutoCloseable {
     Config k = config.getConfig("jdm.kernel");
     this.registry = registry;
     this.suspendTimeoutNanos = k.getDuration("suspend-timeout").toNanos();
-    int pool = k.getInt("request-pool-size");
-    this.clones = new FreeList<>(pool, IoRequest::new);
-    this.ios = new FreeList<>(pool, DmIo::new);
+    this.poolSize = k.getInt("request-pool-size");
+    this.clones = new FreeList<>(poolSize, this::newClone);
+    this.ios = new FreeList<>(poolSize, DmIo::new);
+  }
+
+  private Clone newClone() {
+    return new Clone(clones);
+  }
+
+  /** How many requests each data-path pool keeps. */
+  int poolSize() {
+    return poolSize;
+  }
+
+  /** The context a target of {@code device}'s table, starting at {@code begin}, is built with. */
+  SegmentContext context(String device, long begin, boolean readOnly) {
+    return new SegmentContext(device, begin, readOnly, backing);
   }
 
   /** A device mapper with the defaults of {@code reference.conf}. */
@@ -83,7 +97,7 @@ public final class DeviceMapper implements AutoCloseable {
     if (devices.containsKey(name)) {
       throw new DmException(name + ": Device or resource busy: a device with this name exists");
     }
-    Table t = table == null ? null : Table.build(name, table, readOnly, registry, backing);
+    Table t = table == null ? null : Table.build(name, table, readOnly, this);
     MappedDevice d = new MappedDevice(name, minors.getAndIncrement(), readOnly, this,
         suspendTimeoutNanos);
     d.setLive(t);
@@ -122,7 +136,7 @@ public final class DeviceMapper implements AutoCloseable {
   /** Builds {@code table} into the device's inactive slot ({@code dmsetup load / reload}). */
   public void load(String name, String table) throws DmException {
     MappedDevice d = get(name);
-    d.load(Table.build(name, table, d.readOnly(), registry, backing));
+    d.load(Table.build(name, table, d.readOnly(), this));
   }
 
   /** Drops the inactive table ({@code dmsetup clear}). */

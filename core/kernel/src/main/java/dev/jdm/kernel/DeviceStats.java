@@ -21,7 +21,7 @@ public final class DeviceStats {
   private final LongAdder errors = new LongAdder();
   private final AtomicLongArray latency = new AtomicLongArray(BUCKETS);
 
-  void record(IoOp op, int bytes, long latencyNanos, IoStatus status) {
+  void record(IoOp op, long bytes, long latencyNanos, IoStatus status) {
     switch (op) {
       case READ -> {
         reads.increment();

@@ -1,6 +1,5 @@
 package dev.jdm.kernel;
 
-import dev.jdm.spi.IoCompletion;
 import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.IoStatus;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -8,11 +7,11 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The core's bookkeeping for one submitted request, like the kernel's {@code struct dm_io}: the
- * original request, the clones still out, and the first error. Pooled; every clone completes into
- * it, and the last one ends the original.
+ * original request, the clones still out, and the first error. Pooled; every {@link Clone} counts
+ * itself off, and the last one ends the original.
  */
-final class DmIo implements IoCompletion {
-  MappedDevice device;
+final class DmIo {
+  DataPath path;
   Table table;
   IoRequest original;
   /** Set when a target asked to requeue a piece: the original waits for the next resume. */
@@ -25,8 +24,8 @@ final class DmIo implements IoCompletion {
   /** {@link System#nanoTime()} when the device accepted the original. */
   long startNanos;
 
-  DmIo start(MappedDevice device, Table table, IoRequest original, long startNanos) {
-    this.device = device;
+  DmIo start(DataPath path, Table table, IoRequest original, long startNanos) {
+    this.path = path;
     this.startNanos = startNanos;
     this.table = table;
     this.original = original;
@@ -41,20 +40,10 @@ final class DmIo implements IoCompletion {
     error.compareAndSet(null, status);
   }
 
-  @Override
-  public void completed(IoRequest clone) {
-    IoStatus s = clone.status();
-    if (s != IoStatus.OK) {
-      fail(s);
-    }
-    device.recycle(clone);
-    release();
-  }
-
   /** Drops one pending piece; the last one finishes the original. */
   void release() {
     if (pending.decrementAndGet() == 0) {
-      device.finish(this);
+      path.finish(this);
     }
   }
 }

@@ -103,8 +103,8 @@ final class FileDevice implements BlockDevice, AutoCloseable {
           }
         }
         case FLUSH -> sync();
-        case DISCARD -> discard(pos, r.bytes());
-        case WRITE_ZEROES -> zero(pos, r.bytes(), r.hasFlag(IoRequest.NO_UNMAP));
+        case DISCARD -> discard(pos, r.length());
+        case WRITE_ZEROES -> zero(pos, r.length(), r.hasFlag(IoRequest.NO_UNMAP));
       }
       status = IoStatus.OK;
     } catch (IOException e) {

@@ -16,6 +16,6 @@ public interface IoTracer {
    * @param startNanos {@link System#nanoTime()} when the device accepted it
    * @param latencyNanos how long it took
    */
-  void completed(long startNanos, IoOp op, long sector, int bytes, long latencyNanos,
+  void completed(long startNanos, IoOp op, long sector, long bytes, long latencyNanos,
       IoStatus status);
 }

@@ -1,8 +1,10 @@
 package dev.jdm.kernel;
 
 import dev.jdm.spi.IoOp;
+import dev.jdm.spi.RequestData;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.Target;
+import dev.jdm.spi.TargetType;
 
 /** One live segment of a table: where it lies, the name it was written with, and its target. */
 final class Segment {
@@ -15,9 +17,17 @@ final class Segment {
   final long maxIo;
   final boolean discard;
   final boolean writeZeroes;
+  /** Whether FLUSH goes to {@code map} rather than to the target's devices. */
+  final boolean flush;
+  /** Whether the target's end_io runs for its requests. */
+  final boolean endIo;
+  /** Whether DISCARD and WRITE_ZEROES skip the split at {@link #maxIo}. */
+  final boolean wholeRanges;
+  /** The target's pooled per-request data, or null when it keeps none. */
+  final FreeList<RequestData> requestData;
 
   Segment(long start, long length, String typeName, TargetRegistry.Registration registration,
-      Target target, SegmentContext context) {
+      Target target, SegmentContext context, int poolSize) {
     this.start = start;
     this.length = length;
     this.typeName = typeName;
@@ -27,6 +37,16 @@ final class Segment {
     this.maxIo = Math.max(0, target.maxIoSectors());
     this.discard = target.supports(IoOp.DISCARD);
     this.writeZeroes = target.supports(IoOp.WRITE_ZEROES);
+    this.flush = target.supports(IoOp.FLUSH);
+    this.endIo = registration.type().features().contains(TargetType.Feature.END_IO);
+    this.wholeRanges = target.takesWholeRanges();
+    RequestData first = target.newRequestData();
+    if (first == null) {
+      this.requestData = null;
+    } else {
+      this.requestData = new FreeList<>(poolSize, target::newRequestData);
+      requestData.give(first);
+    }
   }
 
   long end() {

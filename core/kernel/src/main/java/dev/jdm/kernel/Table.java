@@ -27,6 +27,12 @@ final class Table implements AutoCloseable {
   final BlockDevice[] devices;
   final IoLimits limits;
   final boolean discard;
+  /** The segments whose targets take FLUSH through map. */
+  final Segment[] flushSegments;
+  /** The devices of every other segment: the core flushes them itself. */
+  final BlockDevice[] flushDevices;
+  /** One segment that takes FLUSH: a WRITE's PREFLUSH goes to its map unchanged. */
+  final boolean takesPreflush;
 
   private Table(Segment[] segments, boolean readOnly) {
     this.segments = segments;
@@ -34,14 +40,24 @@ final class Table implements AutoCloseable {
     this.starts = Arrays.stream(segments).mapToLong(s -> s.start).toArray();
     this.size = segments.length == 0 ? 0 : segments[segments.length - 1].end();
     Set<BlockDevice> devs = new LinkedHashSet<>();
+    Set<BlockDevice> flushDevs = new LinkedHashSet<>();
+    List<Segment> flushSegs = new ArrayList<>();
     IoLimits l = IoLimits.DEFAULT;
     boolean d = segments.length > 0;
     for (Segment s : segments) {
       devs.addAll(s.target.devices());
+      if (s.flush) {
+        flushSegs.add(s);
+      } else {
+        flushDevs.addAll(s.target.devices());
+      }
       l = l.combine(s.target.limits());
       d &= s.discard;
     }
     this.devices = devs.toArray(BlockDevice[]::new);
+    this.flushSegments = flushSegs.toArray(Segment[]::new);
+    this.flushDevices = flushDevs.toArray(BlockDevice[]::new);
+    this.takesPreflush = segments.length == 1 && segments[0].flush;
     this.limits = l;
     this.discard = d;
   }
@@ -50,8 +66,9 @@ final class Table implements AutoCloseable {
    * Parses and constructs {@code text} for {@code device}. On any error every target built so far
    * is closed and its devices released, and the message names device, target and line.
    */
-  static Table build(String device, String text, boolean readOnly, TargetRegistry registry,
-      BackingDevices backing) throws DmException {
+  static Table build(String device, String text, boolean readOnly, DeviceMapper mapper)
+      throws DmException {
+    TargetRegistry registry = mapper.registry();
     List<TableLine> lines = TableLine.parseAll(device, text);
     if (lines.isEmpty()) {
       throw new DmException(device + ": table: No targets in table");
@@ -81,7 +98,7 @@ final class Table implements AutoCloseable {
         if (readOnly && type.features().contains(TargetType.Feature.ALWAYS_WRITEABLE)) {
           throw new DmException(prefix + "target type may not be in a read-only table" + where);
         }
-        SegmentContext ctx = new SegmentContext(device, line.start(), readOnly, backing);
+        SegmentContext ctx = mapper.context(device, line.start(), readOnly);
         Target target;
         try {
           target = type.create(ctx, line.length(), line.args());
@@ -96,7 +113,8 @@ final class Table implements AutoCloseable {
           throw new DmException(prefix + "constructor failed: " + e + where, e);
         }
         reg.users().incrementAndGet();
-        built.add(new Segment(line.start(), line.length(), line.type(), reg, target, ctx));
+        built.add(new Segment(line.start(), line.length(), line.type(), reg, target, ctx,
+            mapper.poolSize()));
         next = line.start() + line.length();
       }
     } catch (DmException e) {

@@ -118,7 +118,7 @@ public final class TraceRecorder implements IoTracer, AutoCloseable {
   }
 
   @Override
-  public void completed(long startNanos, IoOp op, long sector, int bytes, long latencyNanos,
+  public void completed(long startNanos, IoOp op, long sector, long bytes, long latencyNanos,
       IoStatus status) {
     ring.offer(startNanos, sector, latencyNanos,
         TraceRing.kind(op.ordinal(), status.ordinal(), bytes));

@@ -40,8 +40,9 @@ final class TraceRing {
   }
 
   /** Packs the small fields of a record into one long. */
-  static long kind(int op, int status, int bytes) {
-    return (bytes & 0xFFFF_FFFFL) | ((long) op << 32) | ((long) status << 40);
+  static long kind(int op, int status, long bytes) {
+    // A range of 4 GiB or more (a discard) is recorded as 4 GiB - 1.
+    return Math.min(bytes, 0xFFFF_FFFFL) | ((long) op << 32) | ((long) status << 40);
   }
 
   /** Stores a record, or counts it as dropped when its stripe is full or sealed. Never waits. */

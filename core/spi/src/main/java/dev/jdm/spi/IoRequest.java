@@ -35,13 +35,13 @@ public final class IoRequest {
   private IoOp op = IoOp.READ;
   private int flags;
   private long sector;
-  private int bytes;
+  private long length;
   private ByteBuffer data;
   private int dataOffset;
   private IoCompletion completion;
   private IoStatus status;
   private BlockDevice device;
-  private Object attachment;
+  private RequestData targetData;
 
   /** An empty request; {@link #prepare} it before use. */
   public IoRequest() {}
@@ -64,12 +64,26 @@ public final class IoRequest {
     this.op = op;
     this.flags = flags;
     this.sector = sector;
-    this.bytes = bytes;
+    this.length = bytes;
     this.data = data;
     this.dataOffset = dataOffset;
     this.completion = completion;
     this.status = null;
     this.device = null;
+    this.targetData = null;
+    return this;
+  }
+
+  /**
+   * Sets every field for a request without data (FLUSH, DISCARD, WRITE_ZEROES), whose range may be
+   * longer than an {@code int} of bytes, and clears the previous outcome.
+   *
+   * @param sectors length in sectors; 0 for FLUSH
+   */
+  public IoRequest prepareRange(IoOp op, int flags, long sector, long sectors,
+      IoCompletion completion) {
+    prepare(op, flags, sector, 0, null, 0, completion);
+    this.length = sectors << SECTOR_SHIFT;
     return this;
   }
 
@@ -93,14 +107,24 @@ public final class IoRequest {
     return sector;
   }
 
-  /** Length in bytes. */
+  /**
+   * Length in bytes. Always fits for READ and WRITE; a DISCARD or WRITE_ZEROES range of 2 GiB or
+   * more has no {@code int} length: read {@link #sectors()} for those.
+   *
+   * @throws ArithmeticException for a range of 2 GiB or more
+   */
   public int bytes() {
-    return bytes;
+    return Math.toIntExact(length);
   }
 
-  /** Length in sectors. */
+  /** Length in bytes, for every op. */
+  public long length() {
+    return length;
+  }
+
+  /** Length in sectors, for every op. */
   public long sectors() {
-    return bytes >>> SECTOR_SHIFT;
+    return length >>> SECTOR_SHIFT;
   }
 
   /** The data buffer (READ and WRITE), else null. */
@@ -123,40 +147,59 @@ public final class IoRequest {
     return status;
   }
 
-  /** The submitter's own bookkeeping object, untouched by the core and by targets. */
-  public Object attachment() {
-    return attachment;
+  /**
+   * The target's per-request state bound by the core while the target handles this request (see
+   * {@link RequestData}), else null.
+   */
+  @SuppressWarnings("unchecked")
+  public <T extends RequestData> T targetData() {
+    return (T) targetData;
   }
 
-  /** Sets the submitter's bookkeeping object. */
-  public void attach(Object attachment) {
-    this.attachment = attachment;
+  /** Binds a target's per-request state; called by the core only. */
+  public void bindTargetData(RequestData data) {
+    this.targetData = data;
   }
 
   /**
    * Points the request at {@code sector} of {@code device}; the target then returns
-   * {@link MapResult#REMAPPED} and the core submits it there.
+   * {@link MapResult#REMAPPED} and the core submits it there. In {@link Target#endIo}, a target may
+   * remap and submit the request again itself (then return {@link EndIoResult#INCOMPLETE}).
    */
   public void remap(BlockDevice device, long sector) {
     this.device = device;
     this.sector = sector;
+    this.status = null;
   }
 
-  /** Moves the request to another sector on the same device (used by the core when it splits). */
-  public void moveTo(long sector) {
-    this.sector = sector;
-  }
-
-  /** Ends the request with {@code status} and calls its completion, once. */
-  public void complete(IoStatus status) {
+  /**
+   * Replaces the status a request ended with, from {@link Target#endIo} (e.g. a read that failed on
+   * one leg and was served by another); null makes it running again (the core's use).
+   */
+  public void overrideStatus(IoStatus status) {
     this.status = status;
-    completion.completed(this);
+  }
+
+  /**
+   * Ends the request with {@code status} and calls its completion, once.
+   *
+   * @throws IllegalStateException when the request has already ended: a second completion is a bug
+   *     in whoever completes it, and would end someone else's request once this one is reused
+   */
+  public void complete(IoStatus status) {
+    IoCompletion c = completion;
+    if (this.status != null || c == null) {
+      throw new IllegalStateException("request completed twice: " + this
+          + (c == null ? " (already recycled)" : " (" + c + ")"));
+    }
+    this.status = status;
+    c.completed(this);
   }
 
   /** Fills the request's data range with zeros, e.g. for a READ served from nothing. */
   public void fillZeros() {
     ByteBuffer b = data;
-    int end = dataOffset + bytes;
+    int end = dataOffset + bytes();
     int i = dataOffset;
     for (; i + 8 <= end; i += 8) {
       b.putLong(i, 0L);
@@ -168,6 +211,6 @@ public final class IoRequest {
 
   @Override
   public String toString() {
-    return op + " sector=" + sector + " bytes=" + bytes + " flags=" + flags;
+    return op + " sector=" + sector + " bytes=" + length + " flags=" + flags;
   }
 }

@@ -13,8 +13,10 @@ import java.util.List;
 public interface Target extends AutoCloseable {
   /**
    * Maps one request that lies wholly inside this segment; {@link IoRequest#sector()} is relative to
-   * the segment's start. FLUSH requests never come here: the core sends them to every device in
-   * {@link #devices()}. DISCARD and WRITE_ZEROES come only if {@link #supports} says so.
+   * the segment's start. DISCARD and WRITE_ZEROES come only if {@link #supports} says so. FLUSH
+   * comes only if {@code supports(FLUSH)} (the kernel's {@code num_flush_bios}), with no sectors;
+   * otherwise the core sends it to every device in {@link #devices()} itself, and runs a WRITE's
+   * {@link IoRequest#PREFLUSH} before the write reaches {@code map}.
    *
    * @return what the target did; on REMAPPED the request was {@link IoRequest#remap}ped, on
    *     SUBMITTED the target completes it itself
@@ -36,6 +38,37 @@ public interface Target extends AutoCloseable {
    */
   default String message(List<String> words) throws TargetException {
     throw new TargetException("Target does not support messages");
+  }
+
+  /**
+   * Called when a request this target {@link MapResult#REMAPPED} has ended on its device, on the
+   * thread that ended it, before the original request completes: the kernel's {@code end_io}. Only
+   * for types declaring {@link TargetType.Feature#END_IO}. The request's data, sector and device are
+   * as the target left them; {@link IoRequest#targetData()} is still bound.
+   *
+   * @param status how the device ended it
+   * @return {@link EndIoResult#DONE} to go on with {@code status} (or with a status the target set
+   *     through {@link IoRequest#overrideStatus}), or another outcome
+   */
+  default EndIoResult endIo(IoRequest request, IoStatus status) {
+    return EndIoResult.DONE;
+  }
+
+  /**
+   * A new, empty per-request state object for the core's pool, or null when the target keeps none
+   * (the default); see {@link RequestData}.
+   */
+  default RequestData newRequestData() {
+    return null;
+  }
+
+  /**
+   * Whether DISCARD and WRITE_ZEROES come whole, cut only at the segment's ends and not at every
+   * {@link #maxIoSectors()} boundary (the kernel's {@code num_discard_bios} with
+   * {@code split_discard_bios} off): a striped or raid target then maps one range per member.
+   */
+  default boolean takesWholeRanges() {
+    return false;
   }
 
   /** Whether the target handles {@code op}; the default is READ and WRITE only. */

@@ -17,7 +17,9 @@ public interface TargetType {
     /** A table with it cannot be replaced by one without it, nor loses it (e.g. a pool). */
     IMMUTABLE,
     /** Its device cannot be made read-only. */
-    ALWAYS_WRITEABLE
+    ALWAYS_WRITEABLE,
+    /** Its targets' {@link Target#endIo} runs for every request they remap. */
+    END_IO
   }
 
   /** The name used in table lines, e.g. {@code linear}. Lowercase letters, digits, '_' and '-'. */

@@ -62,7 +62,6 @@ final class RequestSlot implements IoCompletion, ExtentSink {
   RequestSlot(Connection connection, int index) {
     this.connection = connection;
     this.index = index;
-    io.attach(this);
   }
 
   /** Clears the per-request state; buffers go back to where they came from. */
