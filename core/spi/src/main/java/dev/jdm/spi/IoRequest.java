@@ -78,12 +78,12 @@ public final class IoRequest {
    * Sets every field for a request without data (FLUSH, DISCARD, WRITE_ZEROES), whose range may be
    * longer than an {@code int} of bytes, and clears the previous outcome.
    *
-   * @param sectors length in sectors; 0 for FLUSH
+   * @param length length in bytes, a multiple of {@link #SECTOR_SIZE}; 0 for FLUSH
    */
-  public IoRequest prepareRange(IoOp op, int flags, long sector, long sectors,
+  public IoRequest prepareRange(IoOp op, int flags, long sector, long length,
       IoCompletion completion) {
     prepare(op, flags, sector, 0, null, 0, completion);
-    this.length = sectors << SECTOR_SHIFT;
+    this.length = length;
     return this;
   }
 
