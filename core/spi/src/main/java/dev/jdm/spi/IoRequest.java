@@ -173,6 +173,16 @@ public final class IoRequest {
   }
 
   /**
+   * Points this request's data at another buffer of the same length, before it is remapped: a
+   * target that transforms a WRITE (encrypts, compresses) fills a pooled bounce buffer and sends
+   * that, never changing the submitter's buffer. The core does not look at the data afterwards.
+   */
+  public void redirectData(ByteBuffer data, int dataOffset) {
+    this.data = data;
+    this.dataOffset = dataOffset;
+  }
+
+  /**
    * Replaces the status a request ended with, from {@link Target#endIo} (e.g. a read that failed on
    * one leg and was served by another); null makes it running again (the core's use).
    */
