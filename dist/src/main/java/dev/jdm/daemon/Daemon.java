@@ -64,9 +64,9 @@ public final class Daemon implements AutoCloseable {
         LOG.warn("plugins directory {} does not exist: only targets on the class path",
             config.pluginsDir());
       }
-      PluginDirectory plugins = new PluginDirectory(config.pluginsDir());
+      PluginDirectory plugins = new PluginDirectory(config.pluginsDir(), registry);
       started.push(plugins);
-      plugins.loadInto(registry).forEach(p -> LOG.warn("plugin {}", p));
+      plugins.loadNew().refused().forEach(p -> LOG.warn("plugin {}", p));
 
       DeviceMapper mapper = new DeviceMapper(registry, config.config());
       Duration wait = config.shutdownTimeout();
