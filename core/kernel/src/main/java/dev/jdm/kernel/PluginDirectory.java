@@ -13,9 +13,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
+import java.util.jar.Manifest;
 import java.util.stream.Stream;
 import org.pf4j.DefaultPluginManager;
+import org.pf4j.ManifestPluginDescriptorFinder;
 import org.pf4j.PluginDescriptor;
+import org.pf4j.PluginDescriptorFinder;
 import org.pf4j.PluginLoader;
 import org.pf4j.PluginRuntimeException;
 import org.slf4j.Logger;
@@ -153,8 +156,11 @@ public final class PluginDirectory implements AutoCloseable {
     String file = jar.getParent().equals(dir) ? jar.getFileName().toString() : jar.toString();
     try {
       PluginDescriptor d = pf4j.descriptorOf(jar);
+      if (d.getPluginId() == null || d.getPluginId().isBlank() || d.getVersion() == null) {
+        throw new DmException(file + ": its manifest lacks Plugin-Id or Plugin-Version");
+      }
       checkRequires(file, d.getRequires());
-      Plugin other = d.getPluginId() == null ? null : byId.get(d.getPluginId());
+      Plugin other = byId.get(d.getPluginId());
       if (other != null) {
         throw new DmException(file + ": plugin " + other.id() + " is already loaded from "
             + other.file());
@@ -215,7 +221,18 @@ public final class PluginDirectory implements AutoCloseable {
     return types;
   }
 
+  /** The first line of {@code e}'s message, and of its root cause's when that says more. */
   private static String oneLine(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String m = firstLine(e);
+    String r = firstLine(root);
+    return root == e || m.contains(r) ? m : m + ": " + r;
+  }
+
+  private static String firstLine(Throwable e) {
     String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     return m.lines().findFirst().orElse(m);
   }
@@ -239,10 +256,27 @@ public final class PluginDirectory implements AutoCloseable {
     pf4j.unloadPlugins();
   }
 
-  /** pf4j with a {@link PluginClassLoader} per jar. */
+  /**
+   * pf4j reading the jar manifest only, and failing in an exception rather than a log line with a
+   * stack trace, with a {@link PluginClassLoader} per jar.
+   */
   private static final class Pf4j extends DefaultPluginManager {
     Pf4j(Path dir) {
       super(dir);
+    }
+
+    @Override
+    protected PluginDescriptorFinder createPluginDescriptorFinder() {
+      return new ManifestPluginDescriptorFinder() {
+        @Override
+        protected Manifest readManifestFromJar(Path jar) {
+          Manifest m = super.readManifestFromJar(jar);
+          if (m == null) {
+            throw new PluginRuntimeException("no META-INF/MANIFEST.MF");
+          }
+          return m;
+        }
+      };
     }
 
     PluginDescriptor descriptorOf(Path jar) {
