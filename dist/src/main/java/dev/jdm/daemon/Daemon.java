@@ -64,9 +64,10 @@ public final class Daemon implements AutoCloseable {
         LOG.warn("plugins directory {} does not exist: only targets on the class path",
             config.pluginsDir());
       }
-      PluginDirectory plugins = new PluginDirectory(config.pluginsDir(), registry);
-      started.push(plugins);
-      plugins.loadNew().refused().forEach(p -> LOG.warn("plugin {}", p));
+      PluginDirectory directory = new PluginDirectory(config.pluginsDir(), registry);
+      started.push(directory);
+      directory.loadNew().refused().forEach(p -> LOG.warn("plugin {}", p));
+      Plugins plugins = new Plugins(directory);
 
       DeviceMapper mapper = new DeviceMapper(registry, config.config());
       Duration wait = config.shutdownTimeout();
@@ -82,7 +83,7 @@ public final class Daemon implements AutoCloseable {
 
       List<Frontend> frontends = startFrontends(mapper, config, started);
       ControlServer control = ControlServer.start(runtime.socket(),
-          new Verbs(mapper, traces, JdmVersion.get()));
+          new Verbs(mapper, traces, plugins, JdmVersion.get()));
       started.push(() -> control.close(wait));
       LOG.info("jdm {} serving {} device(s), control socket {}", JdmVersion.get(),
           mapper.list().size(), runtime.socket());
