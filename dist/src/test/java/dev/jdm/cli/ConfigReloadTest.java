@@ -1,5 +1,6 @@
 package dev.jdm.cli;
 
+import static dev.jdm.cli.InProcessDaemon.lineOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.jdm.daemon.JdmConfig;
@@ -17,16 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConfigReloadTest {
   @TempDir Path tmp;
-
-  private static int lineOf(Path config, String text) throws Exception {
-    List<String> lines = Files.readAllLines(config);
-    for (int i = 0; i < lines.size(); i++) {
-      if (lines.get(i).contains(text)) {
-        return i + 1;
-      }
-    }
-    throw new AssertionError(text + " not in " + config);
-  }
 
   private static List<String> reload(InProcessDaemon d, String body) throws Exception {
     InProcessDaemon.writeConfig(d.dir, body);

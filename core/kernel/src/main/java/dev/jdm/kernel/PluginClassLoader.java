@@ -26,7 +26,7 @@ final class PluginClassLoader extends URLClassLoader {
 
   private final ClassLoader host;
 
-  /** A loader named {@code name} for {@code jar}, sharing {@link #HOST_PACKAGES} of {@code host}. */
+  /** A loader named {@code name} for {@code jar}, with {@link #HOST_PACKAGES} from {@code host}. */
   PluginClassLoader(String name, Path jar, ClassLoader host) throws MalformedURLException {
     super(name, new URL[] {jar.toUri().toURL()}, ClassLoader.getPlatformClassLoader());
     this.host = host;
@@ -64,7 +64,7 @@ final class PluginClassLoader extends URLClassLoader {
     return false;
   }
 
-  /** {@code dev/jdm/spi/x.properties} as {@code dev.jdm.spi.x.properties}, to match the prefixes. */
+  /** {@code dev/jdm/spi/x.properties} as {@code dev.jdm.spi.x.properties}, to match prefixes. */
   private static String resourceToClassName(String resource) {
     return (resource.startsWith("/") ? resource.substring(1) : resource).replace('/', '.');
   }

@@ -41,8 +41,8 @@ public final class TargetRegistry {
   }
 
   /**
-   * Registers all of {@code types}, or none of them when one cannot be: a plugin's types come and go
-   * together.
+   * Registers all of {@code types}, or none of them when one cannot be: a plugin's types come and
+   * go together.
    *
    * @param origin where they came from, for messages ("class path", a plugin jar's file name)
    * @throws DmException naming the first name taken or malformed, or the first type lacking its
