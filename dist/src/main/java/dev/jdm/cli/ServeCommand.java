@@ -84,7 +84,11 @@ final class ServeCommand implements Callable<Integer> {
     // orderly stop: it waits for the start to finish, then stops what started.
     CompletableFuture<Daemon> running = new CompletableFuture<>();
     // SIGHUP would stop the JVM like SIGTERM; it reads the configuration again instead.
-    Signal.handle(new Signal("HUP"), s -> reload(running.getNow(null)));
+    try {
+      Signal.handle(new Signal("HUP"), s -> reload(running.getNow(null)));
+    } catch (IllegalArgumentException e) {
+      LOG.warn("SIGHUP will not read the configuration again: {}", e.getMessage());
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       Daemon d = running.join();
       if (d != null) {
