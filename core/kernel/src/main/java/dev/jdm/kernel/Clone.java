@@ -36,6 +36,11 @@ final class Clone implements IoCompletion {
     return request;
   }
 
+  /** Whether the clone still carries a piece of {@code io} (it is not yet completed). */
+  boolean belongsTo(DmIo io) {
+    return this.io == io;
+  }
+
   /** Binds the segment's per-request data, when its target keeps any; just before map. */
   void bindData() {
     if (segment != null && segment.requestData != null) {

@@ -170,7 +170,7 @@ final class DataPath {
       if (op.hasData()) {
         piece.prepare(op, flags, rel, (int) (n << IoRequest.SECTOR_SHIFT), data, dataOff, c);
       } else {
-        piece.prepareRange(op, flags, rel, n, c);
+        piece.prepareRange(op, flags, rel, n << IoRequest.SECTOR_SHIFT, c);
       }
       io.pending.incrementAndGet();
       map(s, c, piece, io);
@@ -188,6 +188,9 @@ final class DataPath {
       res = s.target.map(piece);
     } catch (RuntimeException e) {
       LOG.error("{}: {}: map failed for {}", device.name(), s.typeName, piece, e);
+      if (!c.belongsTo(io)) {
+        return; // the target completed the piece before it threw: it is counted off already
+      }
       res = MapResult.KILL;
     }
     switch (res) {

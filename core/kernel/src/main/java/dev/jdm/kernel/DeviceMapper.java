@@ -100,12 +100,20 @@ public final class DeviceMapper implements AutoCloseable {
     Table t = table == null ? null : Table.build(name, table, readOnly, this);
     MappedDevice d = new MappedDevice(name, minors.getAndIncrement(), readOnly, this,
         suspendTimeoutNanos);
-    d.setLive(t);
     if (devices.putIfAbsent(name, d) != null) {
       if (t != null) {
         t.close();
       }
       throw new DmException(name + ": Device or resource busy: a device with this name exists");
+    }
+    if (t != null) {
+      try {
+        d.activate(t);
+      } catch (DmException e) {
+        devices.remove(name, d);
+        t.close();
+        throw e;
+      }
     }
     LOG.info("{}: created, {} sectors{}", name, d.sizeInSectors(), readOnly ? ", read-only" : "");
     for (DeviceListener l : listeners) {

@@ -138,9 +138,23 @@ public final class MappedDevice implements BlockDevice {
 
   // ------------------------------------------------------------- control path
 
-  void setLive(Table t) {
+  /**
+   * Makes {@code t} the first live table, as a create does ({@code dmsetup create} is a load and a
+   * resume): each target's preresume, then the table goes live, then each target's resume.
+   */
+  void activate(Table t) throws DmException {
     synchronized (control) {
+      for (Segment s : t.segments) {
+        try {
+          s.target.preresume();
+        } catch (TargetException e) {
+          throw new DmException(name + ": " + s.typeName + ": " + e.getMessage(), e);
+        }
+      }
       path.live = t;
+      for (Segment s : t.segments) {
+        s.target.resume();
+      }
     }
   }
 

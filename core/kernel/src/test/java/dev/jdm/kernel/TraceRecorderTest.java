@@ -149,8 +149,9 @@ class TraceRecorderTest {
       for (Thread t : threads) {
         t.join();
       }
-      // The writer is stuck on the file: at most two buffers-full got anywhere.
-      assertTrue(rec.dropped() >= total - 2 * rec.capacity(), "dropped " + rec.dropped());
+      // The writer is stuck on the file: besides the buffers, it holds at most what it drained
+      // before its first write blocked (a few buffers-full when the threads race it).
+      assertTrue(rec.dropped() >= total - 4 * rec.capacity(), "dropped " + rec.dropped());
     } finally {
       release.countDown();
       rec.close();

@@ -78,12 +78,12 @@ public final class IoRequest {
    * Sets every field for a request without data (FLUSH, DISCARD, WRITE_ZEROES), whose range may be
    * longer than an {@code int} of bytes, and clears the previous outcome.
    *
-   * @param sectors length in sectors; 0 for FLUSH
+   * @param length length in bytes, a multiple of {@link #SECTOR_SIZE}; 0 for FLUSH
    */
-  public IoRequest prepareRange(IoOp op, int flags, long sector, long sectors,
+  public IoRequest prepareRange(IoOp op, int flags, long sector, long length,
       IoCompletion completion) {
     prepare(op, flags, sector, 0, null, 0, completion);
-    this.length = sectors << SECTOR_SHIFT;
+    this.length = length;
     return this;
   }
 
@@ -170,6 +170,16 @@ public final class IoRequest {
     this.device = device;
     this.sector = sector;
     this.status = null;
+  }
+
+  /**
+   * Points this request's data at another buffer of the same length, before it is remapped: a
+   * target that transforms a WRITE (encrypts, compresses) fills a pooled bounce buffer and sends
+   * that, never changing the submitter's buffer. The core does not look at the data afterwards.
+   */
+  public void redirectData(ByteBuffer data, int dataOffset) {
+    this.data = data;
+    this.dataOffset = dataOffset;
   }
 
   /**

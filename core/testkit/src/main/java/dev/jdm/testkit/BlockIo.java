@@ -55,8 +55,12 @@ public final class BlockIo {
   /** Runs any op; {@code data} may be null for ops without data. */
   public IoStatus run(IoOp op, int flags, long sector, int bytes, ByteBuffer data) {
     CompletableFuture<IoStatus> done = new CompletableFuture<>();
-    IoRequest r = new IoRequest().prepare(op, flags, sector, bytes, data, 0,
-        req -> done.complete(req.status()));
+    IoRequest r = new IoRequest().prepare(op, flags, sector, bytes, data, 0, req -> {
+      if (!done.complete(req.status())) {
+        done.obtrudeException(new AssertionError(req + " on " + device.path()
+            + " completed twice"));
+      }
+    });
     device.submit(r);
     try {
       return done.get(1, TimeUnit.MINUTES);

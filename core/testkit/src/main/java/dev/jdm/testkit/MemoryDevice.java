@@ -8,8 +8,10 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A block device held in memory, for testing targets through the SPI alone. It does every op,
- * counts flushes, and completes each request on the caller's thread.
+ * A block device held in memory, for testing targets through the SPI alone (with
+ * {@link TestTargetContext} and {@link TargetHarness}). Sized and addressed in 512-byte sectors as
+ * every device is; it does every op, counts flushes, completes each request on the caller's thread,
+ * and fails a request outside it with EIO.
  */
 public final class MemoryDevice implements BlockDevice {
   private final String path;
@@ -52,6 +54,16 @@ public final class MemoryDevice implements BlockDevice {
   /** How many FLUSH requests reached this device. */
   public int flushes() {
     return flushes.get();
+  }
+
+  /** A copy of {@code count} sectors from {@code sector}, to check what a target wrote. */
+  public byte[] sectors(long sector, int count) {
+    return contents(sector << IoRequest.SECTOR_SHIFT, count << IoRequest.SECTOR_SHIFT);
+  }
+
+  /** Stores {@code data} (whole sectors) from {@code sector}, to set up what a target reads. */
+  public synchronized void put(long sector, byte[] data) {
+    bytes.put(Math.toIntExact(sector << IoRequest.SECTOR_SHIFT), data);
   }
 
   /** A copy of {@code length} bytes from byte {@code offset}, to check what targets wrote. */

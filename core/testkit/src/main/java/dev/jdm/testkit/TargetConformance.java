@@ -47,7 +47,10 @@ import org.junit.jupiter.api.io.TempDir;
  * written at random offsets and lengths (across segment and chunk boundaries) reads back; several
  * threads at once; the TABLE status re-parses to an equal device; bad tables fail with one line
  * naming the device and target and leave nothing open; FLUSH reaches every device; removing the
- * device closes everything it opened.
+ * device closes everything it opened. Also: the TABLE status prints the table you built, exactly,
+ * with your segments moved to a non-zero start; every request completes once and only once (a
+ * second completion is reported within a second); and no thread a target started is still running
+ * after its device is gone.
  */
 public abstract class TargetConformance {
   /** What a target does with data, so the kit knows what reads should return. */
@@ -59,6 +62,9 @@ public abstract class TargetConformance {
     /** Every read and write fails with EIO. */
     FAILS_IO
   }
+
+  /** Threads alive before the test: any other thread still running after close is a leak. */
+  private java.util.Set<Thread> threadsBefore;
 
   private static final String DUT = "kit-dut";
 
@@ -92,6 +98,7 @@ public abstract class TargetConformance {
 
   @BeforeEach
   final void makeBackingDevices() throws Exception {
+    threadsBefore = Thread.getAllStackTraces().keySet();
     TargetRegistry registry = new TargetRegistry();
     List<String> problems = registry.discover(getClass().getClassLoader(), "class path");
     assertEquals(List.of(), problems, "target types on the class path must load");
@@ -109,11 +116,26 @@ public abstract class TargetConformance {
   }
 
   @AfterEach
-  final void closeMapper() {
+  final void closeMapper() throws InterruptedException {
     if (mapper != null) {
       mapper.close();
       assertEquals(0, mapper.openBackingDevices(), "backing devices left open after close");
     }
+    // A target's threads end with it; give them a second to notice.
+    List<String> left = List.of();
+    for (int i = 0; i < 20; i++) {
+      left = Thread.getAllStackTraces().keySet().stream()
+          .filter(t -> t.isAlive() && !threadsBefore.contains(t))
+          .map(Thread::getName)
+          .filter(n -> !n.startsWith("ForkJoinPool.commonPool") && !n.startsWith("process reaper")
+              && !n.startsWith("Attach Listener"))
+          .toList();
+      if (left.isEmpty()) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+    throw new AssertionError("threads still running after every device was removed: " + left);
   }
 
   private MappedDevice create(String name) throws DmException {
@@ -219,6 +241,59 @@ public abstract class TargetConformance {
       assertArrayEquals(data, new BlockIo(copy).read(8, data.length),
           "the copy must see the same data");
     }
+  }
+
+  @Test
+  void tableStatusPrintsTheTableItWasBuiltFromAtAnyStart() throws Exception {
+    String built = normalized(table(devices));
+    assertEquals(built, create(DUT).table(), "TABLE status must print the table as built");
+    // The same segments after an 8-sector segment of the kit's own, so none starts at 0.
+    StringBuilder shifted = new StringBuilder("0 8 kit-spy ")
+        .append(dir.resolve("backing-0.img"));
+    for (String line : built.split("\n")) {
+      String[] w = line.split(" ", 3);
+      shifted.append('\n').append(Long.parseLong(w[0]) + 8).append(' ').append(w[1]).append(' ')
+          .append(w[2]);
+    }
+    MappedDevice moved = mapper.create("kit-moved", shifted.toString(), false);
+    assertEquals(shifted.toString(), moved.table(), "TABLE status at a non-zero start");
+  }
+
+  @Test
+  void everyRequestCompletesExactlyOnce() throws Exception {
+    MappedDevice d = create(DUT);
+    long size = d.sizeInSectors();
+    Random rnd = new Random(3);
+    int n = 200;
+    AtomicInteger[] calls = new AtomicInteger[n];
+    java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(n);
+    for (int i = 0; i < n; i++) {
+      AtomicInteger c = calls[i] = new AtomicInteger();
+      int sectors = 1 + rnd.nextInt(64);
+      long sector = (long) (rnd.nextDouble() * (size - sectors));
+      dev.jdm.spi.IoOp op = switch (i % 3) {
+        case 0 -> dev.jdm.spi.IoOp.WRITE;
+        case 1 -> dev.jdm.spi.IoOp.READ;
+        default -> dev.jdm.spi.IoOp.FLUSH;
+      };
+      int bytes = op == dev.jdm.spi.IoOp.FLUSH ? 0 : sectors * 512;
+      java.nio.ByteBuffer buf = bytes == 0 ? null : java.nio.ByteBuffer.allocateDirect(bytes);
+      d.submit(new dev.jdm.spi.IoRequest().prepare(op, 0, sector, bytes, buf, 0, r -> {
+        c.incrementAndGet();
+        all.countDown();
+      }));
+    }
+    assertTrue(all.await(1, java.util.concurrent.TimeUnit.MINUTES), "requests did not complete");
+    Thread.sleep(1000);
+    for (int i = 0; i < n; i++) {
+      assertEquals(1, calls[i].get(), "request " + i + " completions");
+    }
+  }
+
+  /** {@code text}'s table lines with single spaces, as TABLE status prints them. */
+  private static String normalized(String text) {
+    return text.lines().map(String::strip).filter(l -> !l.isEmpty())
+        .map(l -> l.replaceAll("\\s+", " ")).collect(java.util.stream.Collectors.joining("\n"));
   }
 
   @Test

@@ -43,8 +43,6 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
   private static final int O_DSYNC = 010000;
   private static final int STATFS_BLOCK = 4096;
   private static final int NAME_MAX = 127;
-  /** Largest WRITE_ZEROES sent at once: IoRequest lengths are ints. */
-  private static final long ZERO_CHUNK = 1L << 30;
   private static final byte[] DOT = {'.'};
   private static final byte[] DOTDOT = {'.', '.'};
 
@@ -478,15 +476,9 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
     if (firstWhole >= endWhole) {
       return writePartial(r, n, from, (int) (to - from), -1, 0);
     }
-    for (long at = firstWhole; at < endWhole; at += ZERO_CHUNK) {
-      int bytes = (int) Math.min(ZERO_CHUNK, endWhole - at);
-      IoStatus s = io(r).run(n.device, IoOp.WRITE_ZEROES, flags, at / SECTOR, bytes, null, 0);
-      if (!s.ok()) {
-        return s;
-      }
-    }
-    IoStatus s = IoStatus.OK;
-    if (from < firstWhole) {
+    IoStatus s = io(r).run(n.device, IoOp.WRITE_ZEROES, flags, firstWhole / SECTOR,
+        endWhole - firstWhole, null, 0);
+    if (s.ok() && from < firstWhole) {
       s = writePartial(r, n, from, (int) (firstWhole - from), -1, 0);
     }
     if (s.ok() && endWhole < to) {

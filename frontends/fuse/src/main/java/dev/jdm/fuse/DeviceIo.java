@@ -20,11 +20,15 @@ final class DeviceIo implements IoCompletion {
   private Thread waiter;
 
   /** Runs one request on {@code device} and waits for it to end. */
-  IoStatus run(BlockDevice device, IoOp op, int flags, long sector, int bytes, ByteBuffer data,
+  IoStatus run(BlockDevice device, IoOp op, int flags, long sector, long bytes, ByteBuffer data,
       int dataOffset) {
     waiter = Thread.currentThread();
     done = false;
-    request.prepare(op, flags, sector, bytes, data, dataOffset, this);
+    if (op.hasData()) {
+      request.prepare(op, flags, sector, (int) bytes, data, dataOffset, this);
+    } else {
+      request.prepareRange(op, flags, sector, bytes, this);
+    }
     device.submit(request);
     while (!done) {
       LockSupport.park(this);

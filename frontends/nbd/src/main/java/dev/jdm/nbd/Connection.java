@@ -34,7 +34,6 @@ import org.slf4j.LoggerFactory;
 final class Connection implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(Connection.class);
   /** TRIM and WRITE_ZEROES may cover up to 4 GiB; the kernel takes at most this much at once. */
-  private static final int PIECE = 1 << 30;
   /** Queued work, in expected nanoseconds, above which another thread is woken to share it. */
   private static final long HANDOFF_NANOS = 200_000;
   /** A request this long keeps a thread busy long enough to read the next ones meanwhile. */
@@ -553,18 +552,18 @@ final class Connection implements Runnable {
     s.submitted();
   }
 
-  /** Sends the next piece of a TRIM or WRITE_ZEROES (one piece unless it is over 1 GiB). */
+  /** Sends a TRIM or WRITE_ZEROES to the device as one range, whatever its length. */
   private void nextPiece(RequestSlot s, MappedDevice dev) {
-    int n = (int) Math.min(s.length - s.done, PIECE);
+    long n = s.length - s.done;
     long sector = (s.offset + s.done) >>> IoRequest.SECTOR_SHIFT;
     s.done += n;
     if (s.type == NbdWire.CMD_TRIM) {
-      s.io.prepare(IoOp.DISCARD, fua(s), sector, n, null, 0, s);
+      s.io.prepareRange(IoOp.DISCARD, fua(s), sector, n, s);
     } else {
       int f = fua(s)
           | ((s.flags & NbdWire.CMD_FLAG_NO_HOLE) != 0 ? IoRequest.NO_UNMAP : 0)
           | ((s.flags & NbdWire.CMD_FLAG_FAST_ZERO) != 0 ? IoRequest.FAST_ZERO : 0);
-      s.io.prepare(IoOp.WRITE_ZEROES, f, sector, n, null, 0, s);
+      s.io.prepareRange(IoOp.WRITE_ZEROES, f, sector, n, s);
     }
     dev.submit(s.io);
   }

@@ -1,5 +1,6 @@
 package dev.jdm.targets.hello;
 
+import dev.jdm.spi.Args;
 import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.DeviceMode;
 import dev.jdm.spi.ExtentSink;
@@ -67,16 +68,7 @@ public final class HelloTarget implements Target {
       if (args.size() != 2) {
         throw new TargetException("Invalid argument count");
       }
-      String sector = args.get(1);
-      if (sector.isEmpty() || !sector.chars().allMatch(c -> c >= '0' && c <= '9')) {
-        throw new TargetException("Invalid device sector");
-      }
-      long offset;
-      try {
-        offset = Long.parseLong(sector);
-      } catch (NumberFormatException tooLarge) {
-        throw new TargetException("Invalid device sector", tooLarge);
-      }
+      long offset = Args.decimal(args.get(1), 0, Long.MAX_VALUE, "Invalid device sector");
       DeviceMode mode = context.readOnly() ? DeviceMode.READ_ONLY : DeviceMode.READ_WRITE;
       BlockDevice device = context.openDevice(args.get(0), mode);
       if (offset > device.sizeInSectors() - lengthInSectors) {

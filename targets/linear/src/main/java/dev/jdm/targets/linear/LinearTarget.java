@@ -1,5 +1,6 @@
 package dev.jdm.targets.linear;
 
+import dev.jdm.spi.Args;
 import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.DeviceMode;
 import dev.jdm.spi.ExtentSink;
@@ -53,28 +54,13 @@ public final class LinearTarget implements Target {
       if (args.size() != 2) {
         throw new TargetException("Invalid argument count");
       }
-      long offset = sectorNumber(args.get(1));
-      if (offset < 0) {
-        throw new TargetException("Invalid device sector");
-      }
+      long offset = Args.decimal(args.get(1), 0, Long.MAX_VALUE, "Invalid device sector");
       DeviceMode mode = context.readOnly() ? DeviceMode.READ_ONLY : DeviceMode.READ_WRITE;
       BlockDevice device = context.openDevice(args.get(0), mode);
       if (offset > device.sizeInSectors() - lengthInSectors) {
         throw new TargetException("Device too small");
       }
       return new LinearTarget(device, offset);
-    }
-  }
-
-  /** A plain decimal number as a long, or -1 when {@code text} is anything else. */
-  private static long sectorNumber(String text) {
-    if (text.isEmpty() || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
-      return -1;
-    }
-    try {
-      return Long.parseLong(text);
-    } catch (NumberFormatException tooLarge) {
-      return -1;
     }
   }
 

@@ -1,11 +1,14 @@
 package dev.jdm.targets.striped;
 
+import dev.jdm.spi.Args;
 import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.DeviceMode;
+import dev.jdm.spi.EndIoResult;
 import dev.jdm.spi.ExtentSink;
 import dev.jdm.spi.IoLimits;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
+import dev.jdm.spi.IoStatus;
 import dev.jdm.spi.MapResult;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.Target;
@@ -14,6 +17,8 @@ import dev.jdm.spi.TargetException;
 import dev.jdm.spi.TargetType;
 import dev.jdm.spi.Version;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
  * The {@code striped} target (RAID 0): the segment is cut into chunks of {@code chunk_size}
@@ -22,26 +27,29 @@ import java.util.List;
  * [<dev_path> <offset>]+}. See {@code striped.md}.
  */
 public final class StripedTarget implements Target {
-  /** The smallest chunk: one 4 KiB page, as the kernel asks. */
-  private static final int MIN_CHUNK_SECTORS = 8;
   /** Chunk sizes above this are accepted, but hinted to clients as this many bytes. */
   private static final long MAX_HINT_BYTES = 1 << 30;
+  /** Errors on one stripe past which the kernel raises an event. */
+  private static final int ERROR_THRESHOLD = 15;
 
   private final int stripeCount;
-  private final int chunkShift;
-  private final long chunkMask;
+  private final long chunkSectors;
   private final BlockDevice[] stripes;
+  private final AtomicIntegerArray errors;
+  private final TargetContext context;
   private final long[] offsets;
   private final List<BlockDevice> devices;
   private final boolean discards;
   private final boolean writeZeroes;
   private final IoLimits limits;
 
-  private StripedTarget(long chunkSectors, BlockDevice[] stripes, long[] offsets) {
+  private StripedTarget(TargetContext context, long chunkSectors, BlockDevice[] stripes,
+      long[] offsets) {
+    this.context = context;
     this.stripeCount = stripes.length;
-    this.chunkShift = Long.numberOfTrailingZeros(chunkSectors);
-    this.chunkMask = chunkSectors - 1;
+    this.chunkSectors = chunkSectors;
     this.stripes = stripes;
+    this.errors = new AtomicIntegerArray(stripes.length);
     this.offsets = offsets;
     this.devices = List.of(stripes);
     this.discards = devices.stream().allMatch(d -> d.supports(IoOp.DISCARD));
@@ -74,76 +82,75 @@ public final class StripedTarget implements Target {
     }
 
     @Override
+    public Set<Feature> features() {
+      return Set.of(Feature.END_IO);
+    }
+
+    @Override
     public Target create(TargetContext context, long lengthInSectors, List<String> args)
         throws TargetException {
       if (args.size() < 2) {
         throw new TargetException("Not enough arguments");
       }
-      long count = decimal(args.get(0), Integer.MAX_VALUE);
-      if (count < 1) {
-        throw new TargetException("Invalid stripe count");
-      }
-      long chunk = decimal(args.get(1), Integer.MAX_VALUE);
-      if (chunk < MIN_CHUNK_SECTORS || Long.bitCount(chunk) != 1) {
-        throw new TargetException("Invalid chunk size");
-      }
-      if (lengthInSectors % count != 0) {
+      Args a = new Args(args);
+      int n = a.integer(1, Integer.MAX_VALUE, "Invalid stripe count");
+      long chunk = a.number(1, Integer.MAX_VALUE, "Invalid chunk_size");
+      if (lengthInSectors % n != 0) {
         throw new TargetException("Target length not divisible by number of stripes");
       }
-      long width = lengthInSectors / count;
+      long width = lengthInSectors / n;
       if (width % chunk != 0) {
         throw new TargetException("Target length not divisible by chunk size");
       }
-      if (args.size() != 2 + 2 * count) {
+      if (a.remaining() != 2L * n) {
         throw new TargetException("Not enough destinations specified");
       }
-      int n = (int) count;
+      String[] paths = new String[n];
       long[] offsets = new long[n];
       for (int i = 0; i < n; i++) {
-        offsets[i] = decimal(args.get(3 + 2 * i), Long.MAX_VALUE);
-        if (offsets[i] < 0) {
-          throw new TargetException("Couldn't parse stripe destination");
-        }
+        paths[i] = a.shift("Not enough destinations specified");
+        offsets[i] = a.number(0, Long.MAX_VALUE, "Couldn't parse stripe destination");
       }
       DeviceMode mode = context.readOnly() ? DeviceMode.READ_ONLY : DeviceMode.READ_WRITE;
       BlockDevice[] stripes = new BlockDevice[n];
       for (int i = 0; i < n; i++) {
-        stripes[i] = context.openDevice(args.get(2 + 2 * i), mode);
+        stripes[i] = context.openDevice(paths[i], mode);
         if (offsets[i] > stripes[i].sizeInSectors() - width) {
           throw new TargetException("Device too small");
         }
       }
-      return new StripedTarget(chunk, stripes, offsets);
-    }
-  }
-
-  /** A plain decimal number up to {@code max}, or -1 when {@code text} is anything else. */
-  private static long decimal(String text, long max) {
-    if (text.isEmpty() || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
-      return -1;
-    }
-    try {
-      long value = Long.parseLong(text);
-      return value <= max ? value : -1;
-    } catch (NumberFormatException tooLarge) {
-      return -1;
+      return new StripedTarget(context, chunk, stripes, offsets);
     }
   }
 
   /** Each request lies inside one chunk, so it goes to one stripe whole. */
   @Override
   public long maxIoSectors() {
-    return chunkMask + 1;
+    return chunkSectors;
   }
 
   @Override
   public MapResult map(IoRequest request) {
     long sector = request.sector();
-    long chunk = sector >>> chunkShift;
+    long chunk = sector / chunkSectors;
     int stripe = (int) (chunk % stripeCount);
-    long onStripe = ((chunk / stripeCount) << chunkShift) + (sector & chunkMask);
+    long onStripe = (chunk / stripeCount) * chunkSectors + (sector - chunk * chunkSectors);
     request.remap(stripes[stripe], offsets[stripe] + onStripe);
     return MapResult.REMAPPED;
+  }
+
+  /** Counts failures per stripe: a stripe that failed shows {@code D} in the status. */
+  @Override
+  public EndIoResult endIo(IoRequest request, IoStatus status) {
+    if (status != IoStatus.OK && status != IoStatus.EOPNOTSUPP) {
+      BlockDevice d = request.device();
+      for (int i = 0; i < stripeCount; i++) {
+        if (stripes[i] == d && errors.incrementAndGet(i) == ERROR_THRESHOLD + 1) {
+          context.raiseEvent();
+        }
+      }
+    }
+    return EndIoResult.DONE;
   }
 
   @Override
@@ -175,10 +182,10 @@ public final class StripedTarget implements Target {
     Extents extents = new Extents(sink);
     long end = sector + sectors;
     for (long at = sector; at < end && !extents.stopped; ) {
-      long chunk = at >>> chunkShift;
-      long piece = Math.min(end, (chunk + 1) << chunkShift) - at;
+      long chunk = at / chunkSectors;
+      long piece = Math.min(end, (chunk + 1) * chunkSectors) - at;
       int stripe = (int) (chunk % stripeCount);
-      long onStripe = ((chunk / stripeCount) << chunkShift) + (at & chunkMask);
+      long onStripe = (chunk / stripeCount) * chunkSectors + (at - chunk * chunkSectors);
       extents.expect(piece);
       stripes[stripe].blockStatus(offsets[stripe] + onStripe, piece, extents);
       extents.endPiece();
@@ -244,10 +251,13 @@ public final class StripedTarget implements Target {
         for (BlockDevice stripe : stripes) {
           out.append(' ').append(stripe.path());
         }
-        out.append(" 1 ").append("A".repeat(stripeCount));
+        out.append(" 1 ");
+        for (int i = 0; i < stripeCount; i++) {
+          out.append(errors.get(i) > 0 ? 'D' : 'A');
+        }
       }
       case TABLE -> {
-        out.append(' ').append(chunkMask + 1);
+        out.append(' ').append(chunkSectors);
         for (int i = 0; i < stripeCount; i++) {
           out.append(' ').append(stripes[i].path()).append(' ').append(offsets[i]);
         }

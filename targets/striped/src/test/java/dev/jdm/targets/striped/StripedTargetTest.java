@@ -72,7 +72,8 @@ class StripedTargetTest {
     Random random = new Random(20240601);
     for (int round = 0; round < 200; round++) {
       int stripes = 1 + random.nextInt(7);
-      long chunk = 8L << random.nextInt(10);
+      // Any non-zero chunk size, as the kernel's striped v1.6 takes, powers of two or not.
+      long chunk = random.nextBoolean() ? 8L << random.nextInt(10) : 1 + random.nextInt(100);
       long width = chunk * (1 + random.nextInt(50));
       String[] paths = new String[stripes];
       long[] offsets = new long[stripes];
@@ -137,8 +138,8 @@ class StripedTargetTest {
     for (String count : List.of("0", "x", "-1", "+1", "2147483648", "")) {
       assertEquals("Invalid stripe count", refusal(16, count + " 8 /dev/a 0"), count);
     }
-    for (String chunk : List.of("0", "4", "7", "12", "24", "x", "-8", "2147483648")) {
-      assertEquals("Invalid chunk size", refusal(16, "1 " + chunk + " /dev/a 0"), chunk);
+    for (String chunk : List.of("0", "x", "-8", "2147483648", "")) {
+      assertEquals("Invalid chunk_size", refusal(16, "1 " + chunk + " /dev/a 0"), chunk);
     }
     assertEquals(
         "Target length not divisible by number of stripes",

@@ -48,7 +48,7 @@ class MalformedTableTest {
         new Case("0 100", "bad: table: Invalid format"),
         new Case("0 100 zero extra", "bad: zero: Invalid argument count"),
         new Case("0 100 error extra", "bad: error: Invalid argument count"),
-        new Case("0 128 striped 2 12 " + a + " 0 " + b + " 0", "bad: striped: Invalid chunk size"),
+        new Case("0 128 striped 2 0 " + a + " 0 " + b + " 0", "bad: striped: Invalid chunk_size"),
         new Case("0 100 striped 2 16 " + a + " 0 " + b + " 0", "bad: striped: "),
         new Case("0 128 striped 3 16 " + a + " 0 " + b + " 0", "bad: striped: "),
         new Case("0 128 striped 2 16 " + a + " 0 /nonexistent 0", "bad: striped: Device lookup failed"),
