@@ -11,6 +11,8 @@ import dev.jdm.spi.MapResult;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.Target;
 import dev.jdm.spi.TargetException;
+import dev.jdm.testkit.MemoryDevice;
+import dev.jdm.testkit.TestTargetContext;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
@@ -23,12 +25,20 @@ import org.junit.jupiter.api.Test;
  */
 class LogOrderTest {
   private static final int LOG_SECTORS = 4096;
-  private final TestDevices devices = new TestDevices(2048, LOG_SECTORS);
-  private final Target target;
+  private final MemoryDevice log = new MemoryDevice("/dev/log", LOG_SECTORS);
+  private final HoldingDevice held = new HoldingDevice(new MemoryDevice("/dev/data", 2048));
+  private final Target target = create(held, log);
   private final Map<IoRequest, IoStatus> done = new ConcurrentHashMap<>();
 
-  LogOrderTest() throws TargetException {
-    target = new LogWritesTarget.Type().create(devices, 2048, List.of("/dev/data", "/dev/log"));
+  private static Target create(HoldingDevice data, MemoryDevice log) {
+    TestTargetContext ctx = new TestTargetContext();
+    ctx.add(data);
+    ctx.add(log);
+    try {
+      return new LogWritesTarget.Type().create(ctx, 2048, List.of("/dev/data", "/dev/log"));
+    } catch (TargetException e) {
+      throw new AssertionError(e);
+    }
   }
 
   /** Maps a request as the core does and lets it reach the holding device. */
@@ -41,7 +51,7 @@ class LogOrderTest {
       }
       r.prepare(op, flags, sector, sectors * 512, b, 0, this::ended);
     } else {
-      r.prepareRange(op, flags, sector, sectors, this::ended);
+      r.prepareRange(op, flags, sector, sectors * 512L, this::ended);
     }
     r.bindTargetData(target.newRequestData());
     MapResult m = target.map(r);
@@ -57,7 +67,7 @@ class LogOrderTest {
   }
 
   private List<LogReader.Entry> log() {
-    return LogReader.read(devices.log.contents(0, LOG_SECTORS * 512), 512);
+    return LogReader.read(log.contents(0, LOG_SECTORS * 512), 512);
   }
 
   private static String describe(List<LogReader.Entry> entries) {
@@ -86,11 +96,11 @@ class LogOrderTest {
     IoRequest w1 = submit(IoOp.WRITE, 0, 10, 1, 1);
     IoRequest w2 = submit(IoOp.WRITE, 0, 20, 1, 2);
     IoRequest w3 = submit(IoOp.WRITE, 0, 30, 1, 3);
-    devices.held.complete(w3);
-    devices.held.complete(w2);
+    held.complete(w3);
+    held.complete(w2);
     IoRequest flush = submit(IoOp.FLUSH, 0, 0, 0, 0);
-    devices.held.complete(w1);
-    devices.held.complete(flush);
+    held.complete(w1);
+    held.complete(flush);
     // Three entries are in the log, but only a FUA or a mark updates the super block's count.
     assertEquals("3 5", target.status(StatusType.INFO));
     assertEquals("", describe(log()));
@@ -103,8 +113,8 @@ class LogOrderTest {
   void fuaWritesAreLoggedWhenTheyCompleteAndUpdateTheSuperBlock() throws Exception {
     IoRequest w1 = submit(IoOp.WRITE, 0, 10, 2, 1);
     IoRequest fua = submit(IoOp.WRITE, IoRequest.FUA, 20, 1, 9);
-    devices.held.complete(w1);
-    devices.held.complete(fua);
+    held.complete(w1);
+    held.complete(fua);
     assertEquals("FUA9", describe(log()), "the super block counts the FUA entry");
     assertEquals("1 2", target.status(StatusType.INFO));
     assertEquals("", target.message(List.of("mark", "one")));
@@ -120,11 +130,11 @@ class LogOrderTest {
   @Test
   void aPreflushWriteLogsTheWritesBeforeItThenItself() {
     IoRequest w1 = submit(IoOp.WRITE, 0, 10, 1, 1);
-    devices.held.complete(w1);
+    held.complete(w1);
     IoRequest pf = submit(IoOp.WRITE, IoRequest.PREFLUSH | IoRequest.FUA, 40, 1, 4);
     IoRequest w2 = submit(IoOp.WRITE, 0, 50, 1, 5);
-    devices.held.complete(w2);
-    devices.held.complete(pf);
+    held.complete(w2);
+    held.complete(pf);
     assertEquals("W1,W" + (LogWritesTarget.FLUSH | LogWritesTarget.FUA) + "4", describe(log()));
     target.close();
     assertEquals("W1,W34,W5,mark:dm-log-writes-end", describe(log()));
@@ -133,9 +143,9 @@ class LogOrderTest {
   @Test
   void discardsAreLoggedLikeWritesWithoutData() {
     IoRequest d = submit(IoOp.DISCARD, 0, 64, 32, 0);
-    devices.held.complete(d);
+    held.complete(d);
     IoRequest w = submit(IoOp.WRITE, 0, 64, 1, 7);
-    devices.held.complete(w);
+    held.complete(w);
     target.close();
     List<LogReader.Entry> entries = log();
     assertEquals("discard@64,W7,mark:dm-log-writes-end", describe(entries));
@@ -146,27 +156,19 @@ class LogOrderTest {
 
   @Test
   void aFullLogStopsLoggingAndSaysSo() {
-    TestDevices small = new TestDevices(2048, 8);
-    Target t = assertDoesNotThrowCreate(small);
+    HoldingDevice data = new HoldingDevice(new MemoryDevice("/dev/data", 2048));
+    Target t = create(data, new MemoryDevice("/dev/log", 8));
     IoRequest r = new IoRequest().prepare(IoOp.WRITE, IoRequest.FUA, 0, 4096,
         ByteBuffer.allocate(4096), 0, req -> t.endIo(req, req.status()));
     r.bindTargetData(t.newRequestData());
     t.map(r);
-    small.held.complete(r);
+    data.complete(r);
     assertEquals("0 0 logging_disabled", t.status(StatusType.INFO));
     IoRequest after = new IoRequest().prepare(IoOp.WRITE, 0, 0, 512, ByteBuffer.allocate(512), 0,
         req -> { });
     after.bindTargetData(t.newRequestData());
     assertEquals(MapResult.REMAPPED, t.map(after), "I/O goes on without logging");
     t.close();
-  }
-
-  private static Target assertDoesNotThrowCreate(TestDevices d) {
-    try {
-      return new LogWritesTarget.Type().create(d, 2048, List.of("/dev/data", "/dev/log"));
-    } catch (TargetException e) {
-      throw new AssertionError(e);
-    }
   }
 
   @Test
