@@ -83,10 +83,10 @@ public final class UnstripedTarget implements Target {
       }
       String path = a.shift("Invalid number of arguments");
       long offset = a.number(0, Long.MAX_VALUE, "Invalid striped device offset");
-      if (lengthInSectors % stripes != 0) {
-        throw new TargetException("Target length not divisible by number of stripes");
-      }
-      if ((lengthInSectors / stripes) % chunk != 0) {
+      // The kernel asks for a multiple of <#stripes> whole chunks, as if the length were the
+      // striped device's, and so refuses its own document's examples; whole chunks of the one
+      // member are what the mapping needs. Every length the kernel takes is taken here too.
+      if (lengthInSectors % chunk != 0) {
         throw new TargetException("Target length not divisible by chunk size");
       }
       DeviceMode mode = context.readOnly() ? DeviceMode.READ_ONLY : DeviceMode.READ_WRITE;

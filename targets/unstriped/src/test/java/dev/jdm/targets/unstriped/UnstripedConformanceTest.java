@@ -24,7 +24,7 @@ class UnstripedConformanceTest extends TargetConformance {
         "0 4096 unstriped 4 256 5" + dev,
         "0 4096 unstriped 4 256 1 " + d.get(0) + " -1",
         "0 4097 unstriped 4 256 1" + dev,
-        "0 4096 unstriped 4 2048 1" + dev,
+        "0 4096 unstriped 4 8192 1" + dev,
         "0 4096 unstriped 4 256 1 /no/such/file 0",
         "0 16384 unstriped 4 256 3" + dev);
   }

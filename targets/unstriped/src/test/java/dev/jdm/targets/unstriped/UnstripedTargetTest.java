@@ -103,6 +103,15 @@ class UnstripedTargetTest {
     assertArrayEquals(data, onDisk);
   }
 
+  /** Whole chunks of the member, not of the striped device: the kernel document's lengths. */
+  @Test
+  void takesEveryLengthTheKernelTakesAndTheKernelDocumentsToo() throws Exception {
+    Path f = file("striped", 4096);
+    mapper.create("k", "0 1024 unstriped 4 256 3 " + f + " 0", false);
+    mapper.create("d", "0 512 unstriped 4 256 3 " + f + " 0", false);
+    assertEquals(2, mapper.list().size());
+  }
+
   @Test
   void statusIsTheTableBackAndNothingElse() throws Exception {
     Path striped = file("striped", 4096);
@@ -124,9 +133,8 @@ class UnstripedTargetTest {
     assertRefused("Please provide stripe between [0, # of stripes]",
         "0 512 unstriped 2 256 3" + dev);
     assertRefused("Invalid striped device offset", "0 512 unstriped 2 256 1 " + f + " 1x");
-    assertRefused("Target length not divisible by number of stripes",
-        "0 511 unstriped 2 256 1" + dev);
-    assertRefused("Target length not divisible by chunk size", "0 512 unstriped 2 512 1" + dev);
+    assertRefused("Target length not divisible by chunk size", "0 511 unstriped 2 256 1" + dev);
+    assertRefused("Target length not divisible by chunk size", "0 256 unstriped 2 512 1" + dev);
     assertRefused("Couldn't get striped device", "0 512 unstriped 2 256 1 /no/such 0");
     assertRefused("Device too small", "0 4096 unstriped 2 256 1" + dev);
     assertEquals(0, mapper.openBackingDevices());
