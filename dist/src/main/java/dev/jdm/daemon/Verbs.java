@@ -127,8 +127,35 @@ final class Verbs implements Function<List<String>, Reply> {
         String out = mapper.message(a.get(0), a.number(1), a.rest(2));
         yield Reply.ok(out.isEmpty() ? "" : out + (out.endsWith("\n") ? "" : "\n"));
       }
+      case "wait" -> {
+        a.arity(4, 4);
+        yield awaitEvent(mapper.get(a.get(0)), a.number(1), a.number(2), a.flag(3));
+      }
       default -> throw new BadRequest("unknown verb '" + verb + "'");
     };
+  }
+
+  /**
+   * {@code dmsetup wait}: until the device's event number is above {@code seen}, at most
+   * {@code timeoutMillis} (0: no limit); with {@code verbose}, prints what {@code info} shows.
+   */
+  private static Reply awaitEvent(MappedDevice d, long seen, long timeoutMillis, boolean verbose)
+      throws DmException {
+    long now;
+    try {
+      now = d.awaitEvent(seen, timeoutMillis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Reply.failed("jdm: " + d.name() + ": wait interrupted: the daemon is stopping");
+    }
+    if (d.removed()) {
+      throw new DmException(d.name() + ": No such device");
+    }
+    if (now <= seen) {
+      return Reply.failed("jdm: " + d.name() + ": no event above " + seen + " within "
+          + timeoutMillis + " ms (event number " + now + ")");
+    }
+    return Reply.ok(verbose ? DmsetupText.info(List.of(d)) : "");
   }
 
   private Reply lines(String name, Function<MappedDevice, String> text) throws DmException {
