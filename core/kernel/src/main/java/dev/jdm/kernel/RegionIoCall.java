@@ -48,7 +48,8 @@ final class RegionIoCall {
     if (legs.length < count) {
       grow(count);
     }
-    long bytes = op.hasData() ? regions[0].sectors() << IoRequest.SECTOR_SHIFT : 0;
+    Region first = regions[0];
+    long bytes = op.hasData() && first != null ? first.sectors() << IoRequest.SECTOR_SHIFT : 0;
     for (int i = 0; i < count; i++) {
       Leg leg = legs[i];
       Region region = regions[i];

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.CopyJob;
+import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.Region;
 import java.io.IOException;
@@ -140,30 +141,31 @@ class CopierTest {
     assertEquals(-1, Files.mismatch(src, d2));
   }
 
+  /** Starts a throttled copy of 64 MiB on a new device {@code name}. */
+  private ProbeTarget slowCopy(String name, long rate) throws Exception {
+    ProbeTarget t = f.probe(name, sectors(64 * MIB), source(name + ".src", 64 * MIB),
+        ServiceFixture.sparse(dir.resolve(name + ".dst"), 64 * MIB));
+    f.dm.message(name, 0, List.of("rate", Long.toString(rate)));
+    f.dm.message(name, 0, List.of("copy"));
+    return t;
+  }
+
   @Test
   void rateChangesApplyToARunningJob() throws Exception {
-    Path src = source("src.img", 64 * MIB);
-    Path dst = ServiceFixture.sparse(dir.resolve("dst.img"), 64 * MIB);
-    ProbeTarget t = f.probe("live", sectors(64 * MIB), src, dst);
-    f.dm.message("live", 0, List.of("rate", Long.toString(4 * MIB)));
     long start = System.nanoTime();
-    f.dm.message("live", 0, List.of("copy"));
+    ProbeTarget t = slowCopy("live", 4 * MIB);
     Thread.sleep(500);
     assertTrue(midway(f.dm.get("live").status(), sectors(64 * MIB)));
     f.dm.message("live", 0, List.of("rate", "0"));
     assertEquals("false 0 false", t.ended.get(10, TimeUnit.SECONDS));
     // At 4 MiB/s the copy would take 16 s.
     assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
-    assertEquals(-1, Files.mismatch(src, dst));
+    assertEquals(-1, Files.mismatch(dir.resolve("live.src"), dir.resolve("live.dst")));
   }
 
   @Test
   void cancelStopsAfterTheChunksInFlight() throws Exception {
-    Path src = source("src.img", 64 * MIB);
-    Path dst = ServiceFixture.sparse(dir.resolve("dst.img"), 64 * MIB);
-    ProbeTarget t = f.probe("stop", sectors(64 * MIB), src, dst);
-    f.dm.message("stop", 0, List.of("rate", Long.toString(8 * MIB)));
-    f.dm.message("stop", 0, List.of("copy"));
+    ProbeTarget t = slowCopy("stop", 8 * MIB);
     Thread.sleep(300);
     long start = System.nanoTime();
     f.dm.message("stop", 0, List.of("cancel"));
@@ -207,37 +209,14 @@ class CopierTest {
     // A device that cannot WRITE_ZEROES gets zeros written.
     Path c = source("c.img", 8 * MIB);
     f.dm.create("plain", "0 " + sectors(8 * MIB) + " probe " + c, false);
-    BlockDevice plain = readWriteOnly(f.dm.get("plain"));
+    // As a device that does READ, WRITE and FLUSH only.
+    BlockDevice plain = new WatchedDevice(f.dm.get("plain"), r -> { },
+        op -> op.hasData() || op == IoOp.FLUSH);
     CompletableFuture<String> done = new CompletableFuture<>();
     CopyJob job = t.ctx.copier().zero(new Region[] {new Region(plain, 0, sectors(8 * MIB))}, 1,
         (readFailed, mask, cancelled) -> done.complete(readFailed + " " + mask + " " + cancelled));
     assertEquals("false 0 false", done.get(10, TimeUnit.SECONDS));
     assertEquals(sectors(8 * MIB), job.sectorsDone());
     assertArrayEquals(new byte[(int) (8 * MIB)], Files.readAllBytes(c));
-  }
-
-  /** {@code d} as a device that does READ, WRITE and FLUSH only. */
-  private static BlockDevice readWriteOnly(BlockDevice d) {
-    return new BlockDevice() {
-      @Override
-      public String path() {
-        return d.path();
-      }
-
-      @Override
-      public long sizeInSectors() {
-        return d.sizeInSectors();
-      }
-
-      @Override
-      public boolean readOnly() {
-        return false;
-      }
-
-      @Override
-      public void submit(IoRequest request) {
-        d.submit(request);
-      }
-    };
   }
 }

@@ -4,9 +4,19 @@ import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
-/** A device that shows every request to {@code watcher} before passing it to {@code device}. */
-record WatchedDevice(BlockDevice device, Consumer<IoRequest> watcher) implements BlockDevice {
+/**
+ * A device that shows every request to {@code watcher} before passing it to {@code device}, and
+ * says it supports the ops {@code ops} accepts.
+ */
+record WatchedDevice(BlockDevice device, Consumer<IoRequest> watcher, Predicate<IoOp> ops)
+    implements BlockDevice {
+  /** Watches {@code device}, supporting what it supports. */
+  WatchedDevice(BlockDevice device, Consumer<IoRequest> watcher) {
+    this(device, watcher, device::supports);
+  }
+
   @Override
   public String path() {
     return device.path();
@@ -24,7 +34,7 @@ record WatchedDevice(BlockDevice device, Consumer<IoRequest> watcher) implements
 
   @Override
   public boolean supports(IoOp op) {
-    return device.supports(op);
+    return ops.test(op);
   }
 
   @Override
