@@ -98,7 +98,11 @@ class SchedulerTest {
         all.countDown();
       });
     }
-    Thread.sleep(200);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (running.get() < 2 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(100);
     assertEquals(2, most.get());
     release.countDown();
     assertTrue(all.await(5, TimeUnit.SECONDS));
