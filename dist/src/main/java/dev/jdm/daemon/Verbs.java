@@ -21,6 +21,8 @@ final class Verbs implements Function<List<String>, Reply> {
   private final DeviceMapper mapper;
   private final Traces traces;
   private final String version;
+  /** Set when the daemon stops: a {@code wait} in progress ends rather than hold the stop up. */
+  private volatile boolean stopping;
 
   Verbs(DeviceMapper mapper, Traces traces, String version) {
     this.mapper = mapper;
@@ -135,21 +137,38 @@ final class Verbs implements Function<List<String>, Reply> {
     };
   }
 
+  /** The daemon is stopping: {@code wait}s in progress end within a fraction of a second. */
+  void stop() {
+    stopping = true;
+  }
+
   /**
    * {@code dmsetup wait}: until the device's event number is above {@code seen}, at most
    * {@code timeoutMillis} (0: no limit); with {@code verbose}, prints what {@code info} shows.
    */
-  private static Reply awaitEvent(MappedDevice d, long seen, long timeoutMillis, boolean verbose)
+  private Reply awaitEvent(MappedDevice d, long seen, long timeoutMillis, boolean verbose)
       throws DmException {
-    long now;
+    long start = System.currentTimeMillis();
+    long now = d.info().eventNumber();
     try {
-      now = d.awaitEvent(seen, timeoutMillis);
+      // In slices, so that a stopping daemon is noticed.
+      while (now <= seen && !d.removed() && !stopping) {
+        long left = timeoutMillis == 0 ? Long.MAX_VALUE
+            : timeoutMillis - (System.currentTimeMillis() - start);
+        if (left <= 0) {
+          break;
+        }
+        now = d.awaitEvent(seen, Math.min(left, 250));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return Reply.failed("jdm: " + d.name() + ": wait interrupted: the daemon is stopping");
+      return Reply.failed("jdm: " + d.name() + ": wait interrupted");
     }
     if (d.removed()) {
       throw new DmException(d.name() + ": No such device");
+    }
+    if (now <= seen && stopping) {
+      return Reply.failed("jdm: " + d.name() + ": the daemon is stopping");
     }
     if (now <= seen) {
       return Reply.failed("jdm: " + d.name() + ": no event above " + seen + " within "

@@ -143,6 +143,23 @@ class VerbsTest {
   }
 
   @Test
+  void aWaitInProgressDoesNotHoldTheDaemonsStopUp() throws Exception {
+    d.jdm("create", "--table", "0 64 zero", "idle").ok();
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<CliResult> waiting = pool.submit(() -> d.jdm("wait", "idle"));
+      Thread.sleep(300);
+      long start = System.nanoTime();
+      d.close();
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+      assertEquals("jdm: idle: the daemon is stopping",
+          waiting.get(10, TimeUnit.SECONDS).failed());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void failuresExitOneWithOneLine() {
     d.pipe("0 8 zero", "create", "z").ok();
     assertEquals("jdm: z: zero: Target does not support messages",
