@@ -34,15 +34,12 @@ final class KernelServices implements AutoCloseable {
     this.stopTimeoutNanos = k.getDuration("stop-timeout").toNanos();
     long chunk = k.getBytes("copier.chunk");
     if (chunk < 4096 || chunk > (64 << 20) || chunk % IoRequest.SECTOR_SIZE != 0) {
-      throw new ConfigException.BadValue(k.origin(), "copier.chunk",
-          "a multiple of 512 bytes from 4 KiB to 64 MiB");
+      throw bad(k, "copier.chunk", "a multiple of 512 bytes from 4 KiB to 64 MiB");
     }
     this.chunkBytes = (int) chunk;
     this.chunksInFlight = atLeast(k, "copier.chunks-in-flight", 1);
+    // getBytes refuses a negative size itself.
     this.copyRate = k.getBytes("copier.rate");
-    if (copyRate < 0) {
-      throw new ConfigException.BadValue(k.origin(), "copier.rate", "0 or more bytes per second");
-    }
     this.metadataCacheBlocks = atLeast(k, "metadata.cache-blocks", 1);
     this.io = new RegionIo(poolSize);
     this.timer = new KernelTimer(stopTimeoutNanos);
@@ -53,9 +50,15 @@ final class KernelServices implements AutoCloseable {
   private static int atLeast(Config k, String path, int min) {
     int v = k.getInt(path);
     if (v < min) {
-      throw new ConfigException.BadValue(k.origin(), path, "at least " + min);
+      throw bad(k, path, "at least " + min);
     }
     return v;
+  }
+
+  /** A wrong value, reported with its file and line and its full key. */
+  private static ConfigException bad(Config k, String path, String expected) {
+    return new ConfigException.BadValue(k.getValue(path).origin(), "jdm.kernel." + path,
+        "expected " + expected);
   }
 
   private ByteBuffer newChunk() {

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.MetadataBlocks;
 import dev.jdm.spi.Region;
@@ -127,6 +129,19 @@ class ServicesLifecycleTest {
     ProbeTarget again = f.probe("again", 2048, a);
     Counted fresh = again.ctx.shared("origin:" + a, Counted.class, Counted::new);
     assertFalse(fresh == c);
+  }
+
+  @Test
+  void wrongSettingsAreRefusedWithTheirKey() {
+    for (String setting : List.of("copier.chunk = 1000", "copier.chunk = 128M",
+        "copier.rate = -1", "workers = 0", "copier.chunks-in-flight = 0",
+        "metadata.cache-blocks = 0")) {
+      ConfigException e = assertThrows(ConfigException.class, () -> new DeviceMapper(
+          f.registry, ConfigFactory.parseString("jdm.kernel." + setting)
+              .withFallback(ConfigFactory.defaultReference())));
+      assertTrue(e.getMessage().contains(setting.substring(0, setting.indexOf(' '))),
+          e.getMessage());
+    }
   }
 
   @Test
