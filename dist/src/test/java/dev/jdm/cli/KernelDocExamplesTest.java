@@ -12,8 +12,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every table line of the kernel's {@code Documentation/admin-guide/device-mapper/} pages of dust,
- * flakey, log-writes and unstriped, as written there with real files for the devices, given to
+ * Every table line of the kernel's {@code Documentation/admin-guide/device-mapper/} pages of delay,
+ * dust, flakey, log-writes and unstriped, as written there with real files for the devices, given to
  * {@code jdm create} the way the page gives it to {@code dmsetup create}; each device then
  * serves I/O and prints its table back. (flakey's page gives feature words only: they are put in
  * whole lines. The unstriped script's {@code 0 1 unstriped} line, which the kernel refuses, is in
@@ -48,6 +48,34 @@ class KernelDocExamplesTest {
   /** {@code blockdev --getsz PATH} of a file. */
   private static long getsz(Path p) throws Exception {
     return Files.size(p) / 512;
+  }
+
+  @Test
+  void delay() throws Exception {
+    Path one = jdm.file("one", 16 * MIB);
+    Path two = jdm.file("two", 16 * MIB);
+    // "delaying read, write and flush operations for 500ms"
+    works("delayed", "0 " + getsz(one) + " delay " + one + " 0 500");
+    jdm.jdm("remove", "delayed");
+    // "delaying write and flush operations for 400ms and splitting reads to device $1 but writes
+    // and flushs to different device $2 to different offsets of 2048 and 4096 sectors"
+    String split = "0 " + getsz(one) + " delay " + one + " 2048 0 " + two + " 4096 400";
+    jdm.jdm("create", "delayed", "--table", split);
+    assertEquals(split + "\n", jdm.jdm("table", "delayed"));
+    long start = System.nanoTime();
+    assertTrue(jdm.qemuIo("delayed", "write -P 0x3c 0 4k").contains("wrote 4096/4096"));
+    assertTrue(System.nanoTime() - start >= 400_000_000L, "the write waited 400 ms");
+    assertEquals(0x3c, Files.readAllBytes(two)[4096 * 512], "on $2 at sector 4096");
+    assertTrue(jdm.qemuIo("delayed", "read -P 0 0 4k").contains("read 4096/4096"),
+        "reads come from $1 at sector 2048");
+    jdm.jdm("remove", "delayed");
+    // "delaying reads for 50ms, writes for 100ms and flushs for 333ms onto the same backing
+    // device at offset 0 sectors" (the page's line names $2 for the writes; reads of $1 find
+    // what the first line wrote there)
+    works("delayed", "0 " + getsz(one) + " delay " + one + " 0 50 " + two + " 0 100 " + one
+        + " 0 333");
+    assertTrue(jdm.jdm("status", "delayed").startsWith("0 " + getsz(one) + " delay 0 0 0\n"));
+    jdm.jdm("remove", "delayed");
   }
 
   @Test

@@ -10,10 +10,10 @@ import java.util.List;
 class DelayConformanceTest extends TargetConformance {
   @Override
   protected String table(List<String> d) {
-    return "0 8192 delay " + d.get(0) + " 0 0\n"
-        + "8192 4096 delay " + d.get(1) + " 100 0 " + d.get(1) + " 100 0\n"
-        + "12288 8192 delay " + d.get(2) + " 8000 0 " + d.get(2) + " 8000 0 " + d.get(2)
-        + " 8000 0";
+    return "0 8192 delay " + d.get(0) + " 0 1\n"
+        + "8192 4096 delay " + d.get(1) + " 100 0 " + d.get(1) + " 100 2\n"
+        + "12288 8192 delay " + d.get(2) + " 8000 1 " + d.get(2) + " 8000 0 " + d.get(2)
+        + " 8000 3";
   }
 
   @Override
