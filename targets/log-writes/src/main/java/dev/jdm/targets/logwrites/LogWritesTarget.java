@@ -10,6 +10,7 @@ import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.IoStatus;
 import dev.jdm.spi.MapResult;
 import dev.jdm.spi.RequestData;
+import dev.jdm.spi.Scheduler;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.Target;
 import dev.jdm.spi.TargetContext;
@@ -58,6 +59,7 @@ public final class LogWritesTarget implements Target {
   private static final String END_MARK = "dm-log-writes-end";
 
   private final String name;
+  private final Scheduler scheduler;
   private final BlockDevice device;
   private final BlockDevice logDevice;
   private final List<BlockDevice> devices;
@@ -99,6 +101,18 @@ public final class LogWritesTarget implements Target {
     /** Writes that completed before this flush was issued: logged just before it. */
     List<Block> before = List.of();
     long logSector;
+    /** A flush that completes once this entry and those before it are on the log, durably. */
+    IoRequest waiting;
+    IoStatus waitingStatus;
+
+    /** Lets the flush waiting for this entry go on, with the status its device gave it. */
+    void release() {
+      IoRequest r = waiting;
+      if (r != null) {
+        waiting = null;
+        r.complete(waitingStatus);
+      }
+    }
 
     Block(int flags, long sector, long sectors, ByteBuffer bytes, int dataLength) {
       this.flags = flags;
@@ -119,8 +133,10 @@ public final class LogWritesTarget implements Target {
     }
   }
 
-  private LogWritesTarget(String name, BlockDevice device, BlockDevice logDevice) {
+  private LogWritesTarget(String name, Scheduler scheduler, BlockDevice device,
+      BlockDevice logDevice) {
     this.name = name;
+    this.scheduler = scheduler;
     this.device = device;
     this.logDevice = logDevice;
     this.devices = List.of(device, logDevice);
@@ -170,7 +186,7 @@ public final class LogWritesTarget implements Target {
       if (lengthInSectors > device.sizeInSectors()) {
         throw new TargetException("Device too small");
       }
-      return new LogWritesTarget(context.deviceName(), device, log);
+      return new LogWritesTarget(context.deviceName(), context.scheduler(), device, log);
     }
   }
 
@@ -222,7 +238,11 @@ public final class LogWritesTarget implements Target {
     return MapResult.REMAPPED;
   }
 
-  /** Queues the request's entry as the kernel does, whether the device took the write or not. */
+  /**
+   * Queues the request's entry as the kernel does, whether the device took the write or not. A
+   * flush is held until the log holds it, durably: then a replay finds every write the flush
+   * promised.
+   */
   @Override
   public EndIoResult endIo(IoRequest request, IoStatus status) {
     Pending p = request.targetData();
@@ -231,9 +251,14 @@ public final class LogWritesTarget implements Target {
       return EndIoResult.DONE;
     }
     p.block = null;
-    boolean now = (block.flags & (FLUSH | FUA)) != 0;
+    boolean flush = (block.flags & FLUSH) != 0;
+    boolean now = flush || (block.flags & FUA) != 0;
+    if (flush) {
+      block.waiting = request;
+      block.waitingStatus = status;
+    }
     synchronized (lock) {
-      if ((block.flags & FLUSH) != 0) {
+      if (flush) {
         logging.addAll(block.before);
         block.before = List.of();
       }
@@ -242,7 +267,7 @@ public final class LogWritesTarget implements Target {
     if (now) {
       kick();
     }
-    return EndIoResult.DONE;
+    return flush ? EndIoResult.INCOMPLETE : EndIoResult.DONE;
   }
 
   @Override
@@ -275,14 +300,19 @@ public final class LogWritesTarget implements Target {
   // ---------------------------------------------------------------------------------- the logger
 
   /**
-   * Runs the logger's steps until there is nothing to do or it waits for its log I/O. Whoever calls
-   * it while the logger runs only asks for another round, so steps never overlap and a completion
-   * that comes back inside {@code submit} does not recurse.
+   * Has the logger run on one of the scheduler's workers, where it may block on the log device
+   * (map, end_io and completions never do), unless it runs already: then it only goes round once
+   * more. So steps never overlap, and a completion that comes back inside {@code submit} does not
+   * recurse.
    */
   private void kick() {
-    if (wanted.getAndIncrement() != 0) {
-      return;
+    if (wanted.getAndIncrement() == 0) {
+      scheduler.execute(this::drain);
     }
+  }
+
+  /** Runs the logger's steps until there is nothing to do or it waits for its log I/O. */
+  private void drain() {
     int rounds = 1;
     do {
       while (!busy && step()) {
@@ -326,36 +356,47 @@ public final class LogWritesTarget implements Target {
         logIo.prepareRange(IoOp.FLUSH, 0, 0, 0, this::logged);
         logDevice.submit(logIo);
       }
-      case DONE -> job = null;
+      case DONE -> {
+        job = null;
+        b.release();
+      }
     }
     return true;
   }
 
   /** Takes the next block off the queue and gives it its place in the log. */
   private boolean nextJob() {
-    synchronized (lock) {
-      for (Block b; (b = logging.poll()) != null; ) {
-        if (!enabled) {
-          continue;
+    List<Block> dropped = new ArrayList<>();
+    try {
+      synchronized (lock) {
+        for (Block b; (b = logging.poll()) != null; ) {
+          if (!enabled) {
+            dropped.add(b);
+            continue;
+          }
+          long at = nextSector;
+          long end = at + blockSectors
+              + ((b.flags & DISCARD) != 0 ? 0 : b.sectors * blockSectors);
+          if (end >= logEnd) {
+            LOG.error("{}: log-writes: Ran out of space on the logdev", name);
+            enabled = false;
+            dropped.add(b);
+            continue;
+          }
+          nextSector = end;
+          loggedEntries++;
+          b.logSector = at;
+          job = b;
+          step = superWritten ? Step.ENTRY : Step.FIRST_SUPER;
+          idle = false;
+          return true;
         }
-        long at = nextSector;
-        long end = at + blockSectors + ((b.flags & DISCARD) != 0 ? 0 : b.sectors * blockSectors);
-        if (end >= logEnd) {
-          LOG.error("{}: log-writes: Ran out of space on the logdev", name);
-          enabled = false;
-          continue;
-        }
-        nextSector = end;
-        loggedEntries++;
-        b.logSector = at;
-        job = b;
-        step = superWritten ? Step.ENTRY : Step.FIRST_SUPER;
-        idle = false;
-        return true;
+        idle = true;
+        lock.notifyAll();
+        return false;
       }
-      idle = true;
-      lock.notifyAll();
-      return false;
+    } finally {
+      dropped.forEach(Block::release);
     }
   }
 
