@@ -138,21 +138,11 @@ public final class FlakeyTarget implements Target {
           errorReads = true;
         }
         case "drop_writes" -> {
-          if (dropWrites) {
-            throw new TargetException("Feature drop_writes duplicated");
-          }
-          if (errorWrites) {
-            throw new TargetException("Feature drop_writes conflicts with feature error_writes");
-          }
+          writeFeature("drop_writes", dropWrites, errorWrites, "error_writes");
           dropWrites = true;
         }
         case "error_writes" -> {
-          if (errorWrites) {
-            throw new TargetException("Feature error_writes duplicated");
-          }
-          if (dropWrites) {
-            throw new TargetException("Feature error_writes conflicts with feature drop_writes");
-          }
+          writeFeature("error_writes", errorWrites, dropWrites, "drop_writes");
           errorWrites = true;
         }
         case "corrupt_bio_byte" -> {
@@ -172,24 +162,9 @@ public final class FlakeyTarget implements Target {
           corruptValue = f.integer(0, 255, "Invalid corrupt value to write into bio byte (0-255)");
           corruptFlags = f.number(0, UINT_MAX, "Invalid corrupt bio flags mask");
         }
-        case "random_read_corrupt" -> {
-          if (randomRead != 0) {
-            throw new TargetException("Feature random_read_corrupt duplicated");
-          }
-          if (f.remaining() == 0) {
-            throw new TargetException("Feature random_read_corrupt requires a parameter");
-          }
-          randomRead = f.number(0, PROBABILITY_BASE, "Invalid random corrupt argument");
-        }
-        case "random_write_corrupt" -> {
-          if (randomWrite != 0) {
-            throw new TargetException("Feature random_write_corrupt duplicated");
-          }
-          if (f.remaining() == 0) {
-            throw new TargetException("Feature random_write_corrupt requires a parameter");
-          }
-          randomWrite = f.number(0, PROBABILITY_BASE, "Invalid random corrupt argument");
-        }
+        case "random_read_corrupt" -> randomRead = probability(f, "random_read_corrupt", randomRead);
+        case "random_write_corrupt" ->
+            randomWrite = probability(f, "random_write_corrupt", randomWrite);
         default -> throw new TargetException("Unrecognised flakey feature requested");
       }
     }
@@ -215,6 +190,28 @@ public final class FlakeyTarget implements Target {
     }
     return new Features(errorReads, dropWrites, errorWrites, corruptByte, corruptWrites,
         corruptValue, corruptFlags, randomRead, randomWrite);
+  }
+
+  /** Refuses a write feature given twice, or with the other one. */
+  private static void writeFeature(String name, boolean given, boolean other, String otherName)
+      throws TargetException {
+    if (given) {
+      throw new TargetException("Feature " + name + " duplicated");
+    }
+    if (other) {
+      throw new TargetException("Feature " + name + " conflicts with feature " + otherName);
+    }
+  }
+
+  /** The probability after a random corruption feature, which may be given once. */
+  private static long probability(Args f, String name, long given) throws TargetException {
+    if (given != 0) {
+      throw new TargetException("Feature " + name + " duplicated");
+    }
+    if (f.remaining() == 0) {
+      throw new TargetException("Feature " + name + " requires a parameter");
+    }
+    return f.number(0, PROBABILITY_BASE, "Invalid random corrupt argument");
   }
 
   /** Whether the request was mapped while down, for end_io: the kernel's per-bio data. */
