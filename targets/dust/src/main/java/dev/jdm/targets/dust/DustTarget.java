@@ -251,9 +251,10 @@ public final class DustTarget implements Target {
     }
   }
 
+  /** Discards as the device does; no write-zeroes (the kernel's dust declares none). */
   @Override
   public boolean supports(IoOp op) {
-    return op != IoOp.FLUSH && device.supports(op);
+    return op == IoOp.READ || op == IoOp.WRITE || (op == IoOp.DISCARD && device.supports(op));
   }
 
   @Override

@@ -82,6 +82,8 @@ public final class LogWritesTarget implements Target {
   private final IoRequest logIo = new IoRequest();
   private volatile boolean busy;
   private volatile boolean failed;
+  /** Whether the table went live: a target that never did leaves the log alone when it closes. */
+  private volatile boolean live;
   private boolean superWritten;
   private Block job;
   private Step step;
@@ -430,10 +432,20 @@ public final class LogWritesTarget implements Target {
 
   /**
    * Logs what is still unflushed and the end mark, waits for the logger, and flushes the log: the
-   * kernel's destructor, which leaves every log with a mark {@code dm-log-writes-end}.
+   * kernel's destructor, which leaves every log with a mark {@code dm-log-writes-end}. A table
+   * that never went live (loaded, then cleared or refused) writes nothing: the log device may be
+   * the live table's.
    */
   @Override
+  public void resume() {
+    live = true;
+  }
+
+  @Override
   public void close() {
+    if (!live) {
+      return;
+    }
     synchronized (lock) {
       logging.addAll(unflushed);
       unflushed.clear();

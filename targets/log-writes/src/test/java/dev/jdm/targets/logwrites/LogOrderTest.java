@@ -37,7 +37,9 @@ class LogOrderTest {
     ctx.add(data);
     ctx.add(log);
     try {
-      return new LogWritesTarget.Type().create(ctx, 2048, List.of("/dev/data", "/dev/log"));
+      Target t = new LogWritesTarget.Type().create(ctx, 2048, List.of("/dev/data", "/dev/log"));
+      t.resume(); // live, as the core makes a created table
+      return t;
     } catch (TargetException e) {
       throw new AssertionError(e);
     }
@@ -196,6 +198,15 @@ class LogOrderTest {
     assertEquals("Unrecognised log writes target message received: flush",
         assertThrows(TargetException.class,
             () -> target.message(List.of("flush", "a"))).getMessage());
+  }
+
+  @Test
+  void aTableThatNeverWentLiveLeavesTheLogAlone() throws Exception {
+    TestTargetContext ctx = new TestTargetContext();
+    ctx.add(held);
+    ctx.add(log);
+    new LogWritesTarget.Type().create(ctx, 2048, List.of("/dev/data", "/dev/log")).close();
+    assertArrayEquals(new byte[512], log.contents(0, 512), "no super block written");
   }
 
   @Test
