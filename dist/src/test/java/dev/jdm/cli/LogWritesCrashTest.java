@@ -78,6 +78,8 @@ class LogWritesCrashTest {
         replay.toString(), "--start-mark", "mkfs", "--check", check, "--check-every", "flush");
     assertEquals(0, all.code(), all.err() + all.out());
     long passed = all.out().lines().filter(l -> l.endsWith(": check passed")).count();
+    System.out.println("log-writes crash test: " + all.out().lines().reduce((a, b) -> b)
+        .orElse("") + " (e2fsck -fn clean at " + passed + " flush points)");
     assertTrue(passed >= 20, "flush points checked: " + passed);
     assertTrue(all.out().endsWith("; " + passed + " checks passed\n"), all.out());
   }
