@@ -1,0 +1,154 @@
+package dev.jdm.luks;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jdm.testkit.ExternalTools;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Images formatted by the real cryptsetup open with the volume key cryptsetup reports. */
+class LuksVolumeTest {
+  private static final byte[] PASSPHRASE = "correct horse".getBytes(StandardCharsets.UTF_8);
+
+  @TempDir
+  Path dir;
+  private ExternalTools tools;
+  private Path image;
+  private Path keyFile;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    tools = new ExternalTools(dir);
+    image = dir.resolve("volume.img");
+    try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+      raf.setLength(24L << 20);
+    }
+    keyFile = Files.write(dir.resolve("key"), PASSPHRASE);
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    tools.close();
+  }
+
+  /** luksFormat with cheap key derivation, so that tests stay fast. */
+  static List<String> format(String type, String kdf, int sectorSize, Path keyFile, Path image) {
+    List<String> cmd = new ArrayList<>(List.of("cryptsetup", "luksFormat", "--batch-mode",
+        "--type", type, "--key-file", keyFile.toString()));
+    if (type.equals("luks1")) {
+      cmd.addAll(List.of("--iter-time", "10"));
+    } else if (kdf.equals("pbkdf2")) {
+      cmd.addAll(List.of("--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"));
+    } else {
+      cmd.addAll(List.of("--pbkdf", kdf, "--pbkdf-memory", "64", "--pbkdf-parallel", "2",
+          "--pbkdf-force-iterations", "4"));
+    }
+    if (type.equals("luks2")) {
+      cmd.addAll(List.of("--sector-size", Integer.toString(sectorSize)));
+    }
+    cmd.add(image.toString());
+    return cmd;
+  }
+
+  /** The volume key as {@code cryptsetup luksDump --dump-volume-key} prints it. */
+  static byte[] cryptsetupVolumeKey(ExternalTools tools, Path keyFile, Path image)
+      throws Exception {
+    String out = tools.ok(List.of("cryptsetup", "luksDump", "--dump-volume-key", "--batch-mode",
+        "--key-file", keyFile.toString(), image.toString()), 60);
+    StringBuilder hex = new StringBuilder();
+    boolean inKey = false;
+    for (String line : out.split("\n")) {
+      if (line.startsWith("MK dump:") || line.startsWith("Volume key:")) {
+        inKey = true;
+        line = line.substring(line.indexOf(':') + 1);
+      } else if (inKey && !line.startsWith("\t") && !line.startsWith(" ")) {
+        inKey = false;
+      }
+      if (inKey) {
+        hex.append(line.replaceAll("[^0-9a-fA-F]", ""));
+      }
+    }
+    return HexFormat.of().parseHex(hex.toString());
+  }
+
+  @ParameterizedTest(name = "{0} {1} sector {2}")
+  @CsvSource({
+      "luks1, pbkdf2, 512",
+      "luks2, pbkdf2, 512",
+      "luks2, argon2id, 512",
+      "luks2, argon2i, 4096",
+      "luks2, argon2id, 4096",
+  })
+  void opensWithTheKeyCryptsetupReports(String type, String kdf, int sectorSize)
+      throws Exception {
+    tools.ok(format(type, kdf, sectorSize, keyFile, image), 120);
+    LuksVolume v = LuksVolume.read(image);
+    assertEquals(type.equals("luks1") ? 1 : 2, v.version());
+    byte[] key = v.unlock(PASSPHRASE);
+    assertArrayEquals(cryptsetupVolumeKey(tools, keyFile, image), key);
+    assertThrows(NoKeyException.class, () -> v.unlock("wrong".getBytes(StandardCharsets.UTF_8)));
+
+    LuksVolume.Segment s = v.segment();
+    assertEquals("aes-xts-plain64", s.cipher());
+    assertEquals(sectorSize, s.sectorSize());
+    String table = v.table(key, image.toString(), Files.size(image));
+    long data = Files.size(image) - s.offsetBytes();
+    assertEquals("0 " + data / 512 + " crypt aes-xts-plain64 " + HexFormat.of().formatHex(key)
+        + " 0 " + image + " " + s.offsetBytes() / 512
+        + (sectorSize == 512 ? "" : " 2 sector_size:" + sectorSize + " iv_large_sectors"), table);
+
+    String dump = v.dump();
+    assertTrue(dump.contains(v.uuid()), dump);
+    assertTrue(dump.contains(type.equals("luks1") ? "Key Slot 0: ENABLED" : "PBKDF:      " + kdf),
+        dump);
+    assertFalse(dump.contains(HexFormat.of().formatHex(key).substring(0, 16)), dump);
+  }
+
+  @Test
+  void aDamagedFirstHeaderFallsBackToTheSecond() throws Exception {
+    tools.ok(format("luks2", "pbkdf2", 512, keyFile, image), 120);
+    byte[] expected = LuksVolume.read(image).unlock(PASSPHRASE);
+    try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+      raf.seek(4096 + 10); // inside the first copy's JSON: its checksum no longer matches
+      raf.write('#');
+    }
+    assertArrayEquals(expected, LuksVolume.read(image).unlock(PASSPHRASE));
+    try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
+      raf.seek(16384 + 4096 + 10);
+      raf.write('#');
+    }
+    LuksException e = assertThrows(LuksException.class, () -> LuksVolume.read(image));
+    assertTrue(e.getMessage().contains("checksum mismatch"), e.getMessage());
+  }
+
+  @Test
+  void aPlainFileIsNotLuks() {
+    LuksException e = assertThrows(LuksException.class, () -> LuksVolume.read(image));
+    assertEquals("not a LUKS volume", e.getMessage());
+  }
+
+  @Test
+  void jsonIsReadStrictly() throws Exception {
+    assertEquals(java.util.Map.of("a", List.of(1L, "x", true), "b", java.util.Map.of()),
+        Json.parse(" {\"a\": [1, \"x\", true], \"b\": {}} "));
+    for (String bad : List.of("{", "{\"a\":1,}", "{\"a\":1} x", "[1.5]", "{\"a\":1,\"a\":2}",
+        "[".repeat(100))) {
+      assertThrows(LuksException.class, () -> Json.parse(bad), bad);
+    }
+  }
+}
