@@ -80,8 +80,9 @@ public interface LuksVolume {
     }
     List<String> opts = new ArrayList<>(s.flags());
     if (s.sectorSize() != 512) {
+      // cryptsetup counts LUKS IVs in 512-byte sectors whatever the sector size: no
+      // iv_large_sectors (that flag is for plain mode and BitLocker).
       opts.add("sector_size:" + s.sectorSize());
-      opts.add("iv_large_sectors");
     }
     return "0 " + length / 512 + " crypt " + s.cipher() + " " + HexFormat.of().formatHex(key) + " "
         + s.ivOffset() + " " + device + " " + s.offsetBytes() / 512

@@ -110,7 +110,7 @@ class LuksVolumeTest {
     long data = Files.size(image) - s.offsetBytes();
     assertEquals("0 " + data / 512 + " crypt aes-xts-plain64 " + HexFormat.of().formatHex(key)
         + " 0 " + image + " " + s.offsetBytes() / 512
-        + (sectorSize == 512 ? "" : " 2 sector_size:" + sectorSize + " iv_large_sectors"), table);
+        + (sectorSize == 512 ? "" : " 1 sector_size:" + sectorSize), table);
 
     String dump = v.dump();
     assertTrue(dump.contains(v.uuid()), dump);

@@ -8,6 +8,7 @@ import dev.jdm.kernel.MappedDevice;
 import dev.jdm.kernel.TargetRegistry;
 import dev.jdm.spi.IoStatus;
 import dev.jdm.testkit.BlockIo;
+import dev.jdm.testkit.ReferenceCipher;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;

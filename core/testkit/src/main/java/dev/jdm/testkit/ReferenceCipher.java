@@ -1,4 +1,4 @@
-package dev.jdm.targets.crypt;
+package dev.jdm.testkit;
 
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
@@ -8,15 +8,15 @@ import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
- * The test's own sector encryption, written from IEEE 1619 and the dm-crypt IV rules and sharing
- * nothing with the target: XTS one AES block at a time with the tweak doubled byte by byte,
- * CBC through the JDK's CBC cipher initialised per sector.
+ * Sector encryption for tests of encrypting targets, written from IEEE 1619 and dm-crypt's IV
+ * rules and sharing nothing with any target: XTS one AES block at a time with the tweak doubled
+ * byte by byte, CBC through the JDK's CBC cipher initialised per sector. Slow on purpose: plain.
  */
-final class ReferenceCipher {
+public final class ReferenceCipher {
   private ReferenceCipher() {}
 
   /** The 16-byte plain64 IV of {@code sector}: little-endian, zero-padded. */
-  static byte[] plain64(long sector) {
+  public static byte[] plain64(long sector) {
     byte[] iv = new byte[16];
     for (int i = 0; i < 8; i++) {
       iv[i] = (byte) (sector >>> (8 * i));
@@ -25,7 +25,7 @@ final class ReferenceCipher {
   }
 
   /** XTS-AES of one data unit ({@code unit.length} a multiple of 16) with the given IV. */
-  static byte[] xts(boolean encrypt, byte[] key, byte[] iv, byte[] unit)
+  public static byte[] xts(boolean encrypt, byte[] key, byte[] iv, byte[] unit)
       throws GeneralSecurityException {
     int half = key.length / 2;
     Cipher data = Cipher.getInstance("AES/ECB/NoPadding");
@@ -60,7 +60,7 @@ final class ReferenceCipher {
   }
 
   /** AES-CBC of one sector with the IV the ESSIV rule makes from {@code sector}. */
-  static byte[] cbcEssiv(boolean encrypt, byte[] key, long sector, byte[] unit)
+  public static byte[] cbcEssiv(boolean encrypt, byte[] key, long sector, byte[] unit)
       throws GeneralSecurityException {
     Cipher essiv = Cipher.getInstance("AES/ECB/NoPadding");
     essiv.init(Cipher.ENCRYPT_MODE,
@@ -69,7 +69,7 @@ final class ReferenceCipher {
   }
 
   /** AES-CBC of one sector with {@code iv}. */
-  static byte[] cbc(boolean encrypt, byte[] key, byte[] iv, byte[] unit)
+  public static byte[] cbc(boolean encrypt, byte[] key, byte[] iv, byte[] unit)
       throws GeneralSecurityException {
     Cipher c = Cipher.getInstance("AES/CBC/NoPadding");
     c.init(encrypt ? Cipher.ENCRYPT_MODE : Cipher.DECRYPT_MODE, new SecretKeySpec(key, "AES"),
