@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdm.testkit.Cryptsetup;
 import dev.jdm.testkit.ExternalTools;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -46,46 +46,6 @@ class LuksVolumeTest {
     tools.close();
   }
 
-  /** luksFormat with cheap key derivation, so that tests stay fast. */
-  static List<String> format(String type, String kdf, int sectorSize, Path keyFile, Path image) {
-    List<String> cmd = new ArrayList<>(List.of("cryptsetup", "luksFormat", "--batch-mode",
-        "--type", type, "--key-file", keyFile.toString()));
-    if (type.equals("luks1")) {
-      cmd.addAll(List.of("--iter-time", "10"));
-    } else if (kdf.equals("pbkdf2")) {
-      cmd.addAll(List.of("--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"));
-    } else {
-      cmd.addAll(List.of("--pbkdf", kdf, "--pbkdf-memory", "64", "--pbkdf-parallel", "2",
-          "--pbkdf-force-iterations", "4"));
-    }
-    if (type.equals("luks2")) {
-      cmd.addAll(List.of("--sector-size", Integer.toString(sectorSize)));
-    }
-    cmd.add(image.toString());
-    return cmd;
-  }
-
-  /** The volume key as {@code cryptsetup luksDump --dump-volume-key} prints it. */
-  static byte[] cryptsetupVolumeKey(ExternalTools tools, Path keyFile, Path image)
-      throws Exception {
-    String out = tools.ok(List.of("cryptsetup", "luksDump", "--dump-volume-key", "--batch-mode",
-        "--key-file", keyFile.toString(), image.toString()), 60);
-    StringBuilder hex = new StringBuilder();
-    boolean inKey = false;
-    for (String line : out.split("\n")) {
-      if (line.startsWith("MK dump:") || line.startsWith("Volume key:")) {
-        inKey = true;
-        line = line.substring(line.indexOf(':') + 1);
-      } else if (inKey && !line.startsWith("\t") && !line.startsWith(" ")) {
-        inKey = false;
-      }
-      if (inKey) {
-        hex.append(line.replaceAll("[^0-9a-fA-F]", ""));
-      }
-    }
-    return HexFormat.of().parseHex(hex.toString());
-  }
-
   @ParameterizedTest(name = "{0} {1} sector {2}")
   @CsvSource({
       "luks1, pbkdf2, 512",
@@ -96,11 +56,11 @@ class LuksVolumeTest {
   })
   void opensWithTheKeyCryptsetupReports(String type, String kdf, int sectorSize)
       throws Exception {
-    tools.ok(format(type, kdf, sectorSize, keyFile, image), 120);
+    tools.ok(Cryptsetup.luksFormat(type, kdf, sectorSize, keyFile, image), 120);
     LuksVolume v = LuksVolume.read(image);
     assertEquals(type.equals("luks1") ? 1 : 2, v.version());
     byte[] key = v.unlock(PASSPHRASE);
-    assertArrayEquals(cryptsetupVolumeKey(tools, keyFile, image), key);
+    assertArrayEquals(Cryptsetup.volumeKey(tools, keyFile, image), key);
     assertThrows(NoKeyException.class, () -> v.unlock("wrong".getBytes(StandardCharsets.UTF_8)));
 
     LuksVolume.Segment s = v.segment();
@@ -121,7 +81,7 @@ class LuksVolumeTest {
 
   @Test
   void aDamagedFirstHeaderFallsBackToTheSecond() throws Exception {
-    tools.ok(format("luks2", "pbkdf2", 512, keyFile, image), 120);
+    tools.ok(Cryptsetup.luksFormat("luks2", "pbkdf2", 512, keyFile, image), 120);
     byte[] expected = LuksVolume.read(image).unlock(PASSPHRASE);
     try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
       raf.seek(4096 + 10); // inside the first copy's JSON: its checksum no longer matches

@@ -122,82 +122,71 @@ final class SectorCipher {
    */
   void encrypt(ByteBuffer src, int srcOff, ByteBuffer dst, int dstOff, int len, long iv,
       long ivStep) {
-    if (spec.cipher().equals("cipher_null")) {
-      dst.put(dstOff, src, srcOff, len);
-      return;
-    }
-    grow(len);
-    int sectors = len / sectorSize;
-    switch (spec.chain()) {
-      case XTS -> {
-        sectorIvs(sectors, iv, ivStep);
-        src.get(srcOff, in, 0, len);
-        xorTweaks(in, len);
-        bulk(encrypt, in, out, len);
-        xorTweaks(out, len);
-        dst.put(dstOff, out, 0, len);
-      }
-      case CBC -> {
-        byte[] ivBlocks = sectorIvs(sectors, iv, ivStep);
-        src.get(srcOff, in, 0, len);
-        for (int s = 0, p = 0; s < sectors; s++, p += sectorSize) {
-          // The cipher chains from its last block: cancel that and put this sector's IV instead.
-          xorBlock(in, p, (long) ARRAY.get(ivBlocks, s * BLOCK) ^ encLo,
-              (long) ARRAY.get(ivBlocks, s * BLOCK + 8) ^ encHi);
-          bulk(encrypt, in, out, p, sectorSize);
-          encLo = (long) ARRAY.get(out, p + sectorSize - BLOCK);
-          encHi = (long) ARRAY.get(out, p + sectorSize - 8);
-        }
-        dst.put(dstOff, out, 0, len);
-      }
-      case ECB -> {
-        src.get(srcOff, in, 0, len);
-        bulk(encrypt, in, out, len);
-        dst.put(dstOff, out, 0, len);
-      }
-    }
+    crypt(true, src, srcOff, dst, dstOff, len, iv, ivStep);
   }
 
   /** Decrypts {@code len} bytes of {@code buf} at {@code off} in place; IVs as for encrypt. */
   void decrypt(ByteBuffer buf, int off, int len, long iv, long ivStep) {
+    crypt(false, buf, off, buf, off, len, iv, ivStep);
+  }
+
+  private void crypt(boolean enc, ByteBuffer src, int srcOff, ByteBuffer dst, int dstOff, int len,
+      long iv, long ivStep) {
     if (spec.cipher().equals("cipher_null")) {
+      if (src != dst || srcOff != dstOff) {
+        dst.put(dstOff, src, srcOff, len);
+      }
       return;
     }
     grow(len);
     int sectors = len / sectorSize;
+    src.get(srcOff, in, 0, len);
     switch (spec.chain()) {
       case XTS -> {
         sectorIvs(sectors, iv, ivStep);
-        buf.get(off, in, 0, len);
         xorTweaks(in, len);
-        bulk(decrypt, in, out, len);
+        bulk(enc ? encrypt : decrypt, in, out, len);
         xorTweaks(out, len);
-        buf.put(off, out, 0, len);
       }
       case CBC -> {
-        byte[] ivBlocks = sectorIvs(sectors, iv, ivStep);
-        buf.get(off, in, 0, len);
-        // One call for the whole request: each sector's first block comes out XORed with the
-        // block before it (or the cipher's chaining value), which is swapped for the sector's IV.
-        long prevLo = decLo;
-        long prevHi = decHi;
-        bulk(decrypt, in, out, len);
-        for (int s = 0, p = 0; s < sectors; s++, p += sectorSize) {
-          xorBlock(out, p, (long) ARRAY.get(ivBlocks, s * BLOCK) ^ prevLo,
-              (long) ARRAY.get(ivBlocks, s * BLOCK + 8) ^ prevHi);
-          prevLo = (long) ARRAY.get(in, p + sectorSize - BLOCK);
-          prevHi = (long) ARRAY.get(in, p + sectorSize - 8);
+        if (enc) {
+          cbcEncrypt(sectors, sectorIvs(sectors, iv, ivStep));
+        } else {
+          cbcDecrypt(sectors, sectorIvs(sectors, iv, ivStep), len);
         }
-        decLo = prevLo;
-        decHi = prevHi;
-        buf.put(off, out, 0, len);
       }
-      case ECB -> {
-        buf.get(off, in, 0, len);
-        bulk(decrypt, in, out, len);
-        buf.put(off, out, 0, len);
-      }
+      case ECB -> bulk(enc ? encrypt : decrypt, in, out, len);
     }
+    dst.put(dstOff, out, 0, len);
+  }
+
+  /** CBC, one sector per call: the cipher chains from its last block, swapped for the IV. */
+  private void cbcEncrypt(int sectors, byte[] ivBlocks) {
+    for (int s = 0, p = 0; s < sectors; s++, p += sectorSize) {
+      xorBlock(in, p, (long) ARRAY.get(ivBlocks, s * BLOCK) ^ encLo,
+          (long) ARRAY.get(ivBlocks, s * BLOCK + 8) ^ encHi);
+      bulk(encrypt, in, out, p, sectorSize);
+      encLo = (long) ARRAY.get(out, p + sectorSize - BLOCK);
+      encHi = (long) ARRAY.get(out, p + sectorSize - 8);
+    }
+  }
+
+  /**
+   * CBC, one call for the whole request: each sector's first block comes out XORed with the block
+   * before it (or the cipher's chaining value), which is swapped for the sector's IV.
+   */
+  private void cbcDecrypt(int sectors, byte[] ivBlocks, int len) {
+    long prevLo = decLo;
+    long prevHi = decHi;
+    bulk(decrypt, in, out, len);
+    for (int s = 0, p = 0; s < sectors; s++, p += sectorSize) {
+      xorBlock(out, p, (long) ARRAY.get(ivBlocks, s * BLOCK) ^ prevLo,
+          (long) ARRAY.get(ivBlocks, s * BLOCK + 8) ^ prevHi);
+      prevLo = (long) ARRAY.get(in, p + sectorSize - BLOCK);
+      prevHi = (long) ARRAY.get(in, p + sectorSize - 8);
+    }
+    decLo = prevLo;
+    decHi = prevHi;
   }
 
   /**
@@ -271,11 +260,5 @@ final class SectorCipher {
       ivs = new byte[ivBytes];
       tweaks = new byte[ivBytes];
     }
-  }
-
-  /** Forgets the key: the ciphers are dropped and rebuilt on next use. */
-  void forget() {
-    encrypt = decrypt = ivCipher = null;
-    keyedWith = null;
   }
 }
