@@ -51,6 +51,8 @@ final class SectorCipher {
   private byte[] out = new byte[0];
   private byte[] ivs = new byte[0];
   private byte[] tweaks = new byte[0];
+  /** XTS: the tweak of every block of the request, XORed in before and after the cipher. */
+  private byte[] stream = new byte[0];
   /** CBC: the chaining value each cipher holds, its last ciphertext block (low, high). */
   private long encLo;
   private long encHi;
@@ -144,9 +146,10 @@ final class SectorCipher {
     switch (spec.chain()) {
       case XTS -> {
         sectorIvs(sectors, iv, ivStep);
-        xorTweaks(in, len);
+        tweakStream(len);
+        xor(in, stream, len);
         bulk(enc ? encrypt : decrypt, in, out, len);
-        xorTweaks(out, len);
+        xor(out, stream, len);
       }
       case CBC -> {
         if (enc) {
@@ -214,20 +217,28 @@ final class SectorCipher {
     return tweaks;
   }
 
-  /** {@code a[i] ^= tweak(i)} over whole sectors, each sector's chain from its first tweak. */
-  private void xorTweaks(byte[] a, int len) {
+  /** Fills {@link #stream} with every block's tweak: each sector's chain from its first tweak. */
+  private void tweakStream(int len) {
     int blocks = sectorSize / BLOCK;
+    byte[] t = stream;
     int p = 0;
     for (int s = 0; p < len; s++) {
       long lo = (long) ARRAY.get(tweaks, s * BLOCK);
       long hi = (long) ARRAY.get(tweaks, s * BLOCK + 8);
       for (int b = 0; b < blocks; b++, p += BLOCK) {
-        ARRAY.set(a, p, (long) ARRAY.get(a, p) ^ lo);
-        ARRAY.set(a, p + 8, (long) ARRAY.get(a, p + 8) ^ hi);
+        ARRAY.set(t, p, lo);
+        ARRAY.set(t, p + 8, hi);
         long carry = (hi >> 63) & 0x87;
         hi = (hi << 1) | (lo >>> 63);
         lo = (lo << 1) ^ carry;
       }
+    }
+  }
+
+  /** {@code a[i] ^= b[i]}: a plain loop the JIT turns into vector instructions. */
+  private static void xor(byte[] a, byte[] b, int len) {
+    for (int i = 0; i < len; i++) {
+      a[i] ^= b[i];
     }
   }
 
@@ -254,6 +265,7 @@ final class SectorCipher {
     if (in.length < len) {
       in = new byte[len];
       out = new byte[len];
+      stream = spec.chain() == Chain.XTS ? new byte[len] : stream;
     }
     int ivBytes = len / sectorSize * BLOCK;
     if (tweaks.length < ivBytes) {
