@@ -29,9 +29,10 @@ import javax.crypto.spec.SecretKeySpec;
  *   <li>ECB and the null cipher: one call per request, or a plain copy.
  * </ul>
  *
- * <p>Data moves between the request's buffer and two scratch arrays with bulk copies, and the
- * tweak XORs run over the arrays (long-wise loads from an array are several times faster than from
- * a possibly direct buffer). Scratch arrays grow to the largest request seen and are then reused:
+ * <p>Data moves between the request's buffer and two scratch arrays with bulk copies; for XTS the
+ * request's tweaks are laid out once in a third array and XORed in by plain byte loops, which the
+ * JIT turns into vector instructions (element-wise access to a direct buffer is several times
+ * slower). Scratch arrays grow to the largest request seen and are then reused:
  * nothing is allocated per request in steady state. The JDK's cipher copies its input when input
  * and output share an array, so every call here reads one scratch array and writes another.
  */
