@@ -48,7 +48,8 @@ import org.junit.jupiter.api.io.TempDir;
  * threads at once; the TABLE status re-parses to an equal device; bad tables fail with one line
  * naming the device and target and leave nothing open; FLUSH reaches every device; removing the
  * device closes everything it opened. Also: the TABLE status prints the table you built, exactly,
- * with your segments moved to a non-zero start; every request completes once and only once (a
+ * with your segments moved to a non-zero start; no write changes the submitter's buffer; every
+ * request completes once and only once (a
  * second completion is reported within a second); and no thread a target started is still running
  * after its device is gone.
  */
