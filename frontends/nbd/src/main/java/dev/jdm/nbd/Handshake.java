@@ -1,6 +1,11 @@
 package dev.jdm.nbd;
 
 import dev.jdm.kernel.MappedDevice;
+import dev.jdm.nbd.protocol.NbdWire;
+import dev.jdm.nbd.protocol.PlainTransport;
+import dev.jdm.nbd.protocol.ProtocolException;
+import dev.jdm.nbd.protocol.TlsTransport;
+import dev.jdm.nbd.protocol.Transport;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -1,13 +1,13 @@
-package dev.jdm.nbd;
+package dev.jdm.nbd.protocol;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * The byte stream of one client connection: the socket itself, or TLS over it after STARTTLS.
+ * The byte stream of one NBD connection: the socket itself, or TLS over it after STARTTLS.
  * Blocking. One thread reads while another writes; writes are never concurrent with each other.
  */
-interface Transport extends AutoCloseable {
+public interface Transport extends AutoCloseable {
   /** Reads at least one byte into {@code dst}; -1 at the end of the stream. */
   int read(ByteBuffer dst) throws IOException;
 
