@@ -52,7 +52,7 @@ final class SegmentContext implements TargetContext {
   /** Releases every device this target opened. */
   synchronized void releaseAll() {
     for (BlockDevice d : opened) {
-      backing.release(d);
+      backing.release(d, device);
     }
     opened.clear();
   }
