@@ -46,6 +46,8 @@ final class ClientConnection implements Runnable {
   /** Changes whenever the connection goes up or down; guarded by the monitor and the send lock. */
   private int epoch;
   private volatile Transport transport;
+  /** Why a sender closed the transport, which the reader then sees only as a closed channel. */
+  private volatile IOException sendFailure;
   private volatile boolean up;
   private volatile boolean closing;
   private volatile Thread thread;
@@ -135,6 +137,7 @@ final class ClientConnection implements Runnable {
       synchronized (this) {
         export = r.export();
         transport = r.transport();
+        sendFailure = null;
         epoch++;
         up = true;
       }
@@ -173,7 +176,7 @@ final class ClientConnection implements Runnable {
         reader.run(transport, export);
         cause = new IOException("reader ended");
       } catch (IOException e) {
-        cause = e;
+        cause = sendFailure != null && !(e instanceof ProtocolException) ? sendFailure : e;
       } catch (RuntimeException e) {
         cause = new ProtocolException("reply could not be decoded: " + e);
       }
@@ -290,6 +293,9 @@ final class ClientConnection implements Runnable {
         }
       } catch (IOException e) {
         LOG.debug("{}: send failed: {}", this, e.toString());
+        if (sendFailure == null) {
+          sendFailure = e;
+        }
         t.close();
       } catch (RuntimeException e) {
         LOG.warn("{}: cannot send {}: {}", this, j.request, e.toString());
