@@ -3,6 +3,7 @@ package dev.jdm.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdm.testkit.Nbdkit;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,6 +34,23 @@ class VerbsTest {
   @AfterEach
   void stop() {
     d.close();
+  }
+
+  @Test
+  void statusShowsTheStateOfRemoteBackingDevices() throws Exception {
+    try (Nbdkit kit = Nbdkit.start(tmp, "remote", List.of("memory", "8M"))) {
+      String table = "0 16384 linear " + kit.uri() + " 0\n";
+      assertEquals("", d.pipe(table, "create", "far").ok());
+      assertEquals(table, d.jdm("table", "far").ok());
+      String status = d.jdm("status", "far").ok();
+      assertTrue(status.endsWith("trace: off\nremote: " + kit.uri()
+          + " connected, 4 connection(s)\n"), status);
+      kit.kill();
+      Thread.sleep(300);
+      status = d.jdm("status", "far").ok();
+      assertTrue(status.contains("remote: " + kit.uri() + " reconnecting, down for "), status);
+      assertEquals("", d.jdm("remove", "far").ok());
+    }
   }
 
   @Test
