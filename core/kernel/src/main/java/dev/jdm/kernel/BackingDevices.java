@@ -16,8 +16,8 @@ import java.util.Map;
  * Backing devices opened by targets, each opened once and shared with a reference count, like the
  * kernel's per-table {@code dm_dev} list. Files and block devices are keyed by their real path;
  * {@code /dev/mapper/NAME} names another jdm device, which then counts this use as an open; remote
- * devices ({@link RemoteDevices}) are keyed by their path as written. Each entry remembers which jdm
- * devices use it, for their status.
+ * devices ({@link RemoteDevices}) are keyed by their path as written. Each entry remembers which
+ * jdm devices use it, for their status.
  */
 final class BackingDevices implements AutoCloseable {
   static final String MAPPER_PREFIX = "/dev/mapper/";

@@ -23,9 +23,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One connection to the server and the thread that owns it: connects and negotiates, reads replies
  * until the connection fails, hands what was in flight back to the device, then reconnects with a
- * growing pause until it is closed. Requests are sent by whoever submits them, one sender at a time,
- * never by this thread (a reader blocked on sending to a server blocked on sending replies would
- * hang both).
+ * growing pause until it is closed. Requests are sent by whoever submits them, one sender at a
+ * time, never by this thread (a reader blocked on sending to a server blocked on sending replies
+ * would hang both).
  *
  * <p>Locks: the send lock is held while a job's commands are written; this object's monitor guards
  * the free slots and the connection state, briefly. The cleanup after a failure takes the send lock

@@ -9,9 +9,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One request in flight on one connection: a pooled slot, reused for every request the connection
- * carries, so steady-state I/O allocates nothing. A request longer than the server's largest payload
- * goes out as several commands ("parts") of this one job; a write with PREFLUSH, or with FUA on a
- * server that has FLUSH but no FUA, runs in phases (flush, data, flush), one after another.
+ * carries, so steady-state I/O allocates nothing. A request longer than the server's largest
+ * payload goes out as several commands ("parts") of this one job; a write with PREFLUSH, or with
+ * FUA on a server that has FLUSH but no FUA, runs in phases (flush, data, flush), one after
+ * another.
  *
  * <p>Its cookie on the wire is {@code seq << 32 | index << 24 | part}. {@link #seq} changes at
  * every phase and at release, so a reply that names a job no longer waiting for it is caught. The

@@ -27,9 +27,9 @@ import org.slf4j.LoggerFactory;
  * multi-conn, pipelined, and complete in whatever order the server answers them; long reads and
  * writes are cut at the server's largest payload.
  *
- * <p>Faults: when a connection drops, what it had in flight is sent again on another connection,
- * or waits while the thread of the dropped one reconnects with a growing pause. While no connection
- * is up, requests wait, at most {@link NbdClientOptions#reconnectTimeout()} from the moment the last
+ * <p>Faults: when a connection drops, what it had in flight is sent again on another connection, or
+ * waits while the thread of the dropped one reconnects with a growing pause. While no connection is
+ * up, requests wait, at most {@link NbdClientOptions#reconnectTimeout()} from the moment the last
  * one went down; then they fail with EIO, and new ones fail at once until a connection is back
  * (multipath's {@code queue_if_no_path} with {@code no_path_retry}). A server that answers garbage
  * is disconnected with one log line, and the requests it had fail with EIO. {@link #state()} says

@@ -13,10 +13,9 @@ import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 
 /**
- * TLS over the socket through the JDK's {@link SSLEngine}, entered after NBD_OPT_STARTTLS, on either
- * side of the connection. The
- * reading side owns the inbound buffers and the writing side the outbound one, so one thread can
- * read while another writes, as {@code SSLEngine} allows.
+ * TLS over the socket through the JDK's {@link SSLEngine}, entered after NBD_OPT_STARTTLS, on
+ * either side of the connection. The reading side owns the inbound buffers and the writing side the
+ * outbound one, so one thread can read while another writes, as {@code SSLEngine} allows.
  */
 public final class TlsTransport implements Transport {
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
