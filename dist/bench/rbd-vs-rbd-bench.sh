@@ -53,29 +53,9 @@ if [[ -z ${CEPH_CONF:-} ]]; then
   mkdir -p "$WORK"/{mon,osd,mgr,run,log}
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   FSID=$(cat /proc/sys/kernel/random/uuid)
-  cat >"$CEPH_CONF" <<EOF
-[global]
-fsid = $FSID
-mon host = v2:127.0.0.1:$PORT
-public addr = 127.0.0.1
-ms bind ipv6 = false
-auth cluster required = none
-auth service required = none
-auth client required = none
-osd pool default size = 1
-osd pool default min size = 1
-osd crush chooseleaf type = 0
-mon allow pool size one = true
-mon warn on pool no redundancy = false
-osd objectstore = memstore
-memstore device bytes = $((IMAGE_BYTES * 2 + (512 << 20)))
-run dir = $WORK/run
-admin socket = $WORK/run/\$name.asok
-log file = $WORK/log/\$name.log
-mon data = $WORK/mon
-osd data = $WORK/osd
-mgr data = $WORK/mgr
-EOF
+  sed -e "s|@FSID@|$FSID|; s|@PORT@|$PORT|; s|@DIR@|$WORK|g" \
+    -e "s|@STORE_BYTES@|$((IMAGE_BYTES * 2 + (512 << 20)))|" \
+    "$ROOT/core/testkit/src/main/resources/dev/jdm/testkit/ceph-single-node.conf" >"$CEPH_CONF"
   echo "starting a single-node Ceph cluster in $WORK" >&2
   monmaptool --create --fsid "$FSID" --addv a "[v2:127.0.0.1:$PORT]" "$WORK/monmap" >/dev/null
   ceph-mon -c "$CEPH_CONF" --mkfs -i a --monmap "$WORK/monmap"

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -75,32 +76,12 @@ public final class CephCluster implements AutoCloseable {
       port = s.getLocalPort();
     }
     String fsid = UUID.randomUUID().toString();
-    Files.writeString(conf, """
-        [global]
-        fsid = %1$s
-        mon host = v2:127.0.0.1:%2$d
-        public addr = 127.0.0.1
-        ms bind ipv6 = false
-        auth cluster required = none
-        auth service required = none
-        auth client required = none
-        osd pool default size = 1
-        osd pool default min size = 1
-        osd crush chooseleaf type = 0
-        mon allow pool size one = true
-        mon warn on pool no redundancy = false
-        mon allow pool delete = true
-        osd objectstore = memstore
-        memstore device bytes = %3$d
-        run dir = %4$s/run
-        admin socket = %4$s/run/$name.asok
-        pid file = %4$s/run/$name.pid
-        log file = %4$s/log/$name.log
-        mon data = %4$s/mon
-        osd data = %4$s/osd
-        mgr data = %4$s/mgr
-        keyring = %4$s/keyring
-        """.formatted(fsid, port, storeBytes, dir));
+    String template;
+    try (var in = CephCluster.class.getResourceAsStream("ceph-single-node.conf")) {
+      template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    }
+    Files.writeString(conf, template.replace("@FSID@", fsid).replace("@PORT@", "" + port)
+        .replace("@STORE_BYTES@", "" + storeBytes).replace("@DIR@", dir.toString()));
     step("monmaptool", List.of("monmaptool", "--create", "--fsid", fsid, "--addv", "a",
         "[v2:127.0.0.1:" + port + "]", dir.resolve("monmap").toString()));
     step("ceph-mon --mkfs", List.of("ceph-mon", "-c", conf.toString(), "--mkfs", "-i", "a",

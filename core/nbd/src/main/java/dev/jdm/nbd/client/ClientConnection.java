@@ -50,6 +50,8 @@ final class ClientConnection implements Runnable {
   private volatile IOException sendFailure;
   private volatile boolean up;
   private volatile boolean closing;
+  /** Why the last attempt to reconnect failed, for the device's state. */
+  private volatile String lastFailure;
   private volatile Thread thread;
   private ClientHandshake.Export export;
 
@@ -138,6 +140,7 @@ final class ClientConnection implements Runnable {
         export = r.export();
         transport = r.transport();
         sendFailure = null;
+        lastFailure = null;
         epoch++;
         up = true;
       }
@@ -166,6 +169,7 @@ final class ClientConnection implements Runnable {
             break;
           }
           LOG.debug("{}: reconnecting failed: {}", this, e.toString());
+          lastFailure = e.getMessage() != null ? e.getMessage() : e.toString();
           pause(delay);
           delay = Math.min(delay * 2, device.options().reconnectDelayMax().toNanos());
           continue;
@@ -227,11 +231,12 @@ final class ClientConnection implements Runnable {
       orphanCalls[i] = null;
     }
     boolean garbage = cause instanceof ProtocolException;
-    if (!closing) {
+    boolean ending = closing;
+    if (!ending) {
       device.connectionLost(this, cause, garbage, orphans, requests);
     }
     for (int i = 0; i < requests; i++) {
-      if (closing) {
+      if (ending) {
         orphans[i].complete(IoStatus.EIO);
       }
       orphans[i] = null;
@@ -317,17 +322,11 @@ final class ClientConnection implements Runnable {
         .putLong(j.cookie(part)).putLong(off).putInt((int) len).flip();
     j.out[0] = h;
     if (j.cmd == NbdWire.CMD_WRITE) {
-      IoRequest r = j.request;
-      ByteBuffer d = r.data();
-      int at = r.dataOffset() + (int) (off - j.offset);
-      int position = d.position();
-      int limit = d.limit();
-      d.limit(d.capacity()).position(at).limit(at + (int) len);
-      j.out[1] = d;
+      j.out[1] = j.window(off, len);
       try {
         t.write(j.out, 0, 2);
       } finally {
-        d.limit(limit).position(position);
+        j.restore();
       }
     } else {
       t.write(j.out, 0, 1);
@@ -394,6 +393,11 @@ final class ClientConnection implements Runnable {
     }
   }
 
+  /** Why the last attempt to reconnect failed, or null. */
+  String lastFailure() {
+    return lastFailure;
+  }
+
   /** Whether the current thread is this connection's reader. */
   boolean isReader(Thread t) {
     return thread == t;
@@ -411,7 +415,7 @@ final class ClientConnection implements Runnable {
         h.putInt(NbdWire.REQUEST_MAGIC).putShort((short) 0).putShort((short) NbdWire.CMD_DISC)
             .putLong(0).putLong(0).putInt(0).flip();
         try {
-          t.write(new ByteBuffer[] {h}, 0, 1);
+          t.write(h);
         } catch (IOException e) {
           // the server is gone already
         }

@@ -294,16 +294,10 @@ final class ClientHandshake {
   }
 
   private void send(ByteBuffer b) throws IOException {
-    t.write(new ByteBuffer[] {b}, 0, 1);
+    t.write(b);
   }
 
   private ByteBuffer read(int n) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(n);
-    while (b.hasRemaining()) {
-      if (t.read(b) < 0) {
-        throw new EOFException("the server closed the connection during the handshake");
-      }
-    }
-    return b.flip();
+    return t.readExactly(n, "the server closed the connection during the handshake");
   }
 }

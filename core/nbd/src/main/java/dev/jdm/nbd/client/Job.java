@@ -63,6 +63,8 @@ final class Job {
   boolean queued;
   /** The sequence number its next phase has (device lock). */
   int continueSeq;
+  private int savedPosition;
+  private int savedLimit;
   private int mainCmd;
   private int mainFlags;
   private boolean flushAfter;
@@ -178,6 +180,24 @@ final class Job {
   /** Bytes of {@code part}. */
   long partLength(int part) {
     return cmd == NbdWire.CMD_FLUSH ? 0 : Math.min(partSize, length - part * partSize);
+  }
+
+  /**
+   * The request's buffer narrowed to the {@code length} bytes for the export's offset {@code off},
+   * for the transport; {@link #restore} gives the buffer back its position and limit. Only the one
+   * thread moving this job's data (the sender of a WRITE, the reader of a READ) calls these.
+   */
+  ByteBuffer window(long off, long length) {
+    ByteBuffer d = request.data();
+    int at = request.dataOffset() + (int) (off - offset);
+    savedPosition = d.position();
+    savedLimit = d.limit();
+    return d.limit(d.capacity()).position(at).limit(at + (int) length);
+  }
+
+  /** Undoes {@link #window}. */
+  void restore() {
+    request.data().limit(savedLimit).position(savedPosition);
   }
 
   /** Keeps the first error. */

@@ -495,11 +495,14 @@ public final class NbdDevice implements BlockDevice, AutoCloseable {
         return "degraded, " + upCount + " of " + n + " connections up, reconnecting the rest";
       }
       long down = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - downSince);
+      String why = connections[0].lastFailure();
+      String last = why == null ? "" : "; last attempt: " + why;
       if (failing) {
-        return "failed, down for " + down + " ms: I/O fails with EIO until the server is back";
+        return "failed, down for " + down + " ms: I/O fails with EIO until the server is back"
+            + last;
       }
       return "reconnecting, down for " + down + " ms, " + pending.size()
-          + " request(s) waiting up to " + options.reconnectTimeout().toMillis() + " ms";
+          + " request(s) waiting up to " + options.reconnectTimeout().toMillis() + " ms" + last;
     }
   }
 

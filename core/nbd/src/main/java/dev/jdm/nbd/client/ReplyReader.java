@@ -4,7 +4,6 @@ import dev.jdm.nbd.protocol.NbdWire;
 import dev.jdm.nbd.protocol.ProtocolException;
 import dev.jdm.nbd.protocol.Transport;
 import dev.jdm.spi.IoRequest;
-import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -160,14 +159,11 @@ final class ReplyReader {
 
   /** Reads {@code n} bytes for the export's offset {@code off} into the request's buffer. */
   private void data(Job j, long off, long n) throws IOException {
-    IoRequest r = j.request;
-    ByteBuffer d = r.data();
-    int at = r.dataOffset() + (int) (off - j.offset);
-    int position = d.position();
-    int limit = d.limit();
-    d.limit(d.capacity()).position(at).limit(at + (int) n);
-    fill(d);
-    d.limit(limit).position(position);
+    try {
+      fill(j.window(off, n));
+    } finally {
+      j.restore();
+    }
   }
 
   private static void zeros(Job j, long off, long n) {
@@ -193,11 +189,7 @@ final class ReplyReader {
   }
 
   private void fill(ByteBuffer b) throws IOException {
-    while (b.hasRemaining()) {
-      if (t.read(b) < 0) {
-        throw new EOFException("the server closed the connection");
-      }
-    }
+    t.readFully(b, "the server closed the connection");
   }
 
   /** What this reader is for, in messages. */

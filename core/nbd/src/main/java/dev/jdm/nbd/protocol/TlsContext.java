@@ -26,6 +26,7 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * Builds {@link SSLContext}s from PEM files, as nbdkit, qemu and libnbd take them: a certificate
@@ -104,21 +105,7 @@ public final class TlsContext {
   }
 
   /** Accepts any server certificate: what a client asked not to verify its peer gets. */
-  private static final class TrustAnyone extends X509ExtendedTrustManager {
-    private static final X509Certificate[] NONE = new X509Certificate[0];
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {}
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {}
-
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
-
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {}
-
+  private static final class TrustAnyone implements X509TrustManager {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) {}
 
@@ -127,7 +114,7 @@ public final class TlsContext {
 
     @Override
     public X509Certificate[] getAcceptedIssuers() {
-      return NONE;
+      return new X509Certificate[0];
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.jdm.nbd.protocol;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -13,6 +14,27 @@ public interface Transport extends AutoCloseable {
 
   /** Writes every remaining byte of {@code srcs[offset .. offset+length)}. */
   void write(ByteBuffer[] srcs, int offset, int length) throws IOException;
+
+  /** Writes every remaining byte of {@code src}. */
+  default void write(ByteBuffer src) throws IOException {
+    write(new ByteBuffer[] {src}, 0, 1);
+  }
+
+  /** Fills {@code dst} to its limit; an {@link EOFException} saying {@code whenClosed} at the end. */
+  default void readFully(ByteBuffer dst, String whenClosed) throws IOException {
+    while (dst.hasRemaining()) {
+      if (read(dst) < 0) {
+        throw new EOFException(whenClosed);
+      }
+    }
+  }
+
+  /** The next {@code n} bytes in a new buffer, ready to get from (for handshake messages). */
+  default ByteBuffer readExactly(int n, String whenClosed) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(n);
+    readFully(b, whenClosed);
+    return b.flip();
+  }
 
   /**
    * Says whether the next bytes should come soon (the rest of a large WRITE, the request after a
