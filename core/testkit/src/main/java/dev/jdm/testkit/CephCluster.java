@@ -131,7 +131,10 @@ public final class CephCluster implements AutoCloseable {
   }
 
   private void daemon(String name, List<String> command) throws IOException {
-    daemons.add(tools.spawn(command, dir.resolve("log").resolve(name + ".out")));
+    Process p = tools.spawn(command, dir.resolve("log").resolve(name + ".out"));
+    daemons.add(p);
+    // A JVM that dies without running the test's teardown takes the daemons with it.
+    Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly));
   }
 
   private String tail() {
