@@ -4,6 +4,7 @@ import dev.jdm.nbd.protocol.NbdWire;
 import dev.jdm.nbd.protocol.ProtocolException;
 import dev.jdm.nbd.protocol.Transport;
 import dev.jdm.spi.IoRequest;
+import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +24,12 @@ final class ReplyReader {
   private static final int MAX_CHUNK = 4 << 20;
 
   private final ClientConnection connection;
+  /** Payloads at least this long skip the read-ahead buffer. */
+  private static final int DIRECT_READ = 32 * 1024;
+
   private final ByteBuffer head = ByteBuffer.allocateDirect(NbdWire.CHUNK_HEADER);
+  /** Bytes read ahead of the reply being decoded, between position and limit. */
+  private final ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024);
   private ByteBuffer scratch = ByteBuffer.allocateDirect(4096);
   private Transport t;
   private int allocationContext;
@@ -35,6 +41,7 @@ final class ReplyReader {
   /** Reads replies from {@code transport} until it fails; never returns normally. */
   void run(Transport transport, ClientHandshake.Export export) throws IOException {
     this.t = transport;
+    in.clear().flip();
     this.allocationContext = export.allocationContext();
     while (true) {
       head.clear().limit(NbdWire.SIMPLE_REPLY_HEADER);
@@ -188,8 +195,31 @@ final class ReplyReader {
     return scratch;
   }
 
-  private void fill(ByteBuffer b) throws IOException {
-    t.readFully(b, "the server closed the connection");
+  /**
+   * Fills {@code dst} from what was read ahead, reading more as needed: one read takes in as many
+   * replies as the socket holds, so small replies cost a copy instead of a system call each. A
+   * large payload goes from the socket straight into its buffer.
+   */
+  private void fill(ByteBuffer dst) throws IOException {
+    while (dst.hasRemaining()) {
+      if (in.hasRemaining()) {
+        int n = Math.min(in.remaining(), dst.remaining());
+        int limit = in.limit();
+        dst.put(in.limit(in.position() + n));
+        in.limit(limit);
+      } else if (dst.remaining() >= DIRECT_READ) {
+        if (t.read(dst) < 0) {
+          throw new EOFException("the server closed the connection");
+        }
+      } else {
+        in.clear();
+        int n = t.read(in);
+        in.flip();
+        if (n < 0) {
+          throw new EOFException("the server closed the connection");
+        }
+      }
+    }
   }
 
   /** What this reader is for, in messages. */
