@@ -44,7 +44,7 @@ class VerbsTest {
       assertEquals(table, d.jdm("table", "far").ok());
       String status = d.jdm("status", "far").ok();
       assertTrue(status.endsWith("trace: off\nremote: " + kit.uri()
-          + " connected, 4 connection(s)\n"), status);
+          + " connected, 2 connection(s)\n"), status);
       kit.kill();
       Thread.sleep(300);
       status = d.jdm("status", "far").ok();
