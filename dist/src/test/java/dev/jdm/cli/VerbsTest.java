@@ -46,8 +46,11 @@ class VerbsTest {
       assertTrue(status.endsWith("trace: off\nremote: " + kit.uri()
           + " connected, 2 connection(s)\n"), status);
       kit.kill();
-      Thread.sleep(300);
-      status = d.jdm("status", "far").ok();
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      do {
+        Thread.sleep(50);
+        status = d.jdm("status", "far").ok();
+      } while (!status.contains(" reconnecting, ") && System.nanoTime() < deadline);
       assertTrue(status.contains("remote: " + kit.uri() + " reconnecting, down for "), status);
       assertEquals("", d.jdm("remove", "far").ok());
     }

@@ -58,8 +58,13 @@ class RemoteBackingTest {
       assertTrue(fio.isAlive(), "fio ended before the server was killed: "
           + Files.readString(log));
       kitA.kill();
-      Thread.sleep(300);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       List<String> during = fx.mapper.remoteStatus("stripe");
+      while (!during.getFirst().startsWith(kitA.uri() + " reconnecting")
+          && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+        during = fx.mapper.remoteStatus("stripe");
+      }
       assertTrue(during.getFirst().startsWith(kitA.uri() + " reconnecting"), during.toString());
       Thread.sleep(1200);
       kitA.start();

@@ -204,8 +204,12 @@ class NbdClientTest {
       }
       Thread.sleep(1000);
       kit.kill();
-      Thread.sleep(700);
+      long noticed = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!d.state().startsWith("reconnecting") && System.nanoTime() < noticed) {
+        Thread.sleep(20);
+      }
       assertTrue(d.state().startsWith("reconnecting"), d.state());
+      Thread.sleep(500);
       kit.start();
       for (Thread t : threads) {
         t.join();
@@ -219,18 +223,18 @@ class NbdClientTest {
   void failsWaitingRequestsAfterTheReconnectTimeoutAndWorksWhenTheServerIsBack()
       throws Exception {
     try (Nbdkit kit = Nbdkit.start(dir, "gone", List.of("memory", "64M"));
-        NbdDevice d = NbdDevice.open(NbdUri.parse(kit.uri()), options(2, Duration.ofSeconds(1)))) {
+        NbdDevice d = NbdDevice.open(NbdUri.parse(kit.uri()), options(2, Duration.ofSeconds(2)))) {
       BlockIo io = new BlockIo(d);
       assertEquals(IoStatus.OK, io.write(0, new byte[4096]));
       kit.kill();
       long start = System.nanoTime();
       assertEquals(IoStatus.EIO, io.readStatus(0, 4096));
       long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-      assertTrue(waited >= 800 && waited < 10_000, "waited " + waited + " ms");
+      assertTrue(waited >= 1000 && waited < 15_000, "waited " + waited + " ms");
       assertTrue(d.state().startsWith("failed"), d.state());
       start = System.nanoTime();
       assertEquals(IoStatus.EIO, io.readStatus(0, 4096));
-      assertTrue(System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(500),
+      assertTrue(System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(1000),
           "a request while failed must fail at once");
       kit.start();
       awaitConnected(d);
