@@ -68,6 +68,19 @@ final class DmsetupText {
         + " latency_p99_us=" + s.p99Micros() + "\ntrace: " + t + "\n";
   }
 
+  /**
+   * What {@code jdm status NAME} adds for each remote backing device (NBD export) the device uses:
+   * {@code remote: PATH STATE}, the state being {@code connected}, {@code degraded},
+   * {@code reconnecting} (requests wait) or {@code failed} (requests fail with EIO), with details.
+   */
+  static String remote(List<String> states) {
+    StringBuilder b = new StringBuilder();
+    for (String s : states) {
+      b.append("remote: ").append(s).append('\n');
+    }
+    return b.toString();
+  }
+
   /** {@code dmsetup info}: one block per device, blank lines between. */
   static String info(List<MappedDevice> devices) {
     if (devices.isEmpty()) {

@@ -99,7 +99,8 @@ final class Verbs implements Function<List<String>, Reply> {
         }
         MappedDevice d = mapper.get(name);
         yield Reply.ok(DmsetupText.lines(List.of(d), false, MappedDevice::status)
-            + DmsetupText.counters(d.stats(), traces.of(d.name())));
+            + DmsetupText.counters(d.stats(), traces.of(d.name()))
+            + DmsetupText.remote(mapper.remoteStatus(d.name())));
       }
       case "trace-start" -> {
         String file = a.arity(1, 2).optional(1);

@@ -3,6 +3,7 @@ package dev.jdm.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdm.testkit.Nbdkit;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,6 +35,26 @@ class VerbsTest {
   @AfterEach
   void stop() {
     d.close();
+  }
+
+  @Test
+  void statusShowsTheStateOfRemoteBackingDevices() throws Exception {
+    try (Nbdkit kit = Nbdkit.start(tmp, "remote", List.of("memory", "8M"))) {
+      String table = "0 16384 linear " + kit.uri() + " 0\n";
+      assertEquals("", d.pipe(table, "create", "far").ok());
+      assertEquals(table, d.jdm("table", "far").ok());
+      String status = d.jdm("status", "far").ok();
+      assertTrue(status.endsWith("trace: off\nremote: " + kit.uri()
+          + " connected, 2 connection(s)\n"), status);
+      kit.kill();
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      do {
+        Thread.sleep(50);
+        status = d.jdm("status", "far").ok();
+      } while (!status.contains(" reconnecting, ") && System.nanoTime() < deadline);
+      assertTrue(status.contains("remote: " + kit.uri() + " reconnecting, down for "), status);
+      assertEquals("", d.jdm("remove", "far").ok());
+    }
   }
 
   @Test

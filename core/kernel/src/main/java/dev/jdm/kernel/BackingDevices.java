@@ -6,31 +6,41 @@ import dev.jdm.spi.TargetException;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * Backing devices opened by targets, each opened once and shared with a reference count, like the
  * kernel's per-table {@code dm_dev} list. Files and block devices are keyed by their real path;
- * {@code /dev/mapper/NAME} names another jdm device, which then counts this use as an open.
+ * {@code /dev/mapper/NAME} names another jdm device, which then counts this use as an open; remote
+ * devices ({@link RemoteDevices}) are keyed by their path as written. Each entry remembers which
+ * jdm devices use it, for their status.
  */
 final class BackingDevices implements AutoCloseable {
   static final String MAPPER_PREFIX = "/dev/mapper/";
 
-  private record Entry(String key, BlockDevice device, int refs) {}
+  private record Entry(String key, BlockDevice device, int refs, List<String> users) {}
 
   private final DeviceMapper mapper;
+  private final RemoteDevices remote;
   private final Map<String, Entry> byKey = new HashMap<>();
   private final Map<BlockDevice, String> keys = new HashMap<>();
 
-  BackingDevices(DeviceMapper mapper) {
+  BackingDevices(DeviceMapper mapper, RemoteDevices remote) {
     this.mapper = mapper;
+    this.remote = remote;
   }
 
   synchronized BlockDevice open(String path, DeviceMode mode, String forDevice)
       throws TargetException {
     if (path.startsWith(MAPPER_PREFIX)) {
       return openMapped(path.substring(MAPPER_PREFIX.length()), mode, forDevice);
+    }
+    if (RemoteDevices.names(path)) {
+      return openRemote(path, mode, forDevice);
     }
     String key;
     try {
@@ -44,7 +54,7 @@ final class BackingDevices implements AutoCloseable {
     if (e == null) {
       try {
         FileDevice f = FileDevice.open(path, Path.of(key), true);
-        e = new Entry(key, f, 0);
+        e = new Entry(key, f, 0, List.of());
       } catch (IOException | RuntimeException x) {
         throw new TargetException("Device lookup failed: " + path + ": " + x.getMessage());
       }
@@ -55,7 +65,32 @@ final class BackingDevices implements AutoCloseable {
       }
       throw new TargetException("Device lookup failed: " + path + ": not writable");
     }
-    keep(e);
+    keep(e, forDevice);
+    return e.device();
+  }
+
+  private BlockDevice openRemote(String path, DeviceMode mode, String forDevice)
+      throws TargetException {
+    Entry e = byKey.get(path);
+    if (e == null) {
+      try {
+        BlockDevice d = remote.open(path);
+        if (d instanceof dev.jdm.nbd.client.NbdDevice n) {
+          // A connection lost or back is an event of every device whose table uses it.
+          n.onStateChange(() -> mapper.raiseEventsOfUsers(n));
+        }
+        e = new Entry(path, d, 0, List.of());
+      } catch (IOException | RuntimeException x) {
+        throw new TargetException("Device lookup failed: " + path + ": " + x.getMessage(), x);
+      }
+    }
+    if (mode == DeviceMode.READ_WRITE && e.device().readOnly()) {
+      if (e.refs() == 0) {
+        RemoteDevices.close(e.device());
+      }
+      throw new TargetException("Device lookup failed: " + path + ": read-only");
+    }
+    keep(e, forDevice);
     return e.device();
   }
 
@@ -71,18 +106,22 @@ final class BackingDevices implements AutoCloseable {
       throw new TargetException("Device lookup failed: " + MAPPER_PREFIX + name
           + ": device is read-only");
     }
-    Entry e = byKey.getOrDefault(MAPPER_PREFIX + name, new Entry(MAPPER_PREFIX + name, d, 0));
-    keep(e);
+    Entry e = byKey.getOrDefault(MAPPER_PREFIX + name,
+        new Entry(MAPPER_PREFIX + name, d, 0, List.of()));
+    keep(e, forDevice);
     d.opened(1);
     return d;
   }
 
-  private void keep(Entry e) {
-    byKey.put(e.key(), new Entry(e.key(), e.device(), e.refs() + 1));
+  private void keep(Entry e, String forDevice) {
+    List<String> users = new ArrayList<>(e.users());
+    users.add(forDevice);
+    byKey.put(e.key(), new Entry(e.key(), e.device(), e.refs() + 1, List.copyOf(users)));
     keys.put(e.device(), e.key());
   }
 
-  synchronized void release(BlockDevice device) {
+  /** Drops one use of {@code device} by a table of {@code forDevice}. */
+  synchronized void release(BlockDevice device, String forDevice) {
     String key = keys.get(device);
     Entry e = key == null ? null : byKey.get(key);
     if (e == null) {
@@ -92,14 +131,38 @@ final class BackingDevices implements AutoCloseable {
       m.opened(-1);
     }
     if (e.refs() > 1) {
-      byKey.put(key, new Entry(key, device, e.refs() - 1));
+      List<String> users = new ArrayList<>(e.users());
+      users.remove(forDevice);
+      byKey.put(key, new Entry(key, device, e.refs() - 1, List.copyOf(users)));
       return;
     }
     byKey.remove(key);
     keys.remove(device);
+    closeDevice(device);
+  }
+
+  private static void closeDevice(BlockDevice device) {
     if (device instanceof FileDevice f) {
       f.close();
+    } else {
+      RemoteDevices.close(device);
     }
+  }
+
+  /**
+   * The remote backing devices the tables of {@code device} use, each with its state, as
+   * {@code PATH STATE} lines in path order.
+   */
+  synchronized List<String> remoteStates(String device) {
+    List<String> lines = new ArrayList<>();
+    for (Entry e : byKey.values()) {
+      String state = RemoteDevices.state(e.device());
+      if (state != null && e.users().contains(device)) {
+        lines.add(e.key() + " " + state);
+      }
+    }
+    Collections.sort(lines);
+    return lines;
   }
 
   /** How many distinct backing devices are open (tests check that nothing leaks). */
@@ -110,9 +173,7 @@ final class BackingDevices implements AutoCloseable {
   @Override
   public synchronized void close() {
     for (Entry e : byKey.values()) {
-      if (e.device() instanceof FileDevice f) {
-        f.close();
-      }
+      closeDevice(e.device());
     }
     byKey.clear();
     keys.clear();

@@ -22,7 +22,7 @@ public final class DeviceMapper implements AutoCloseable {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+:@-]{1,127}");
 
   private final TargetRegistry registry;
-  private final BackingDevices backing = new BackingDevices(this);
+  private final BackingDevices backing;
   private final ConcurrentSkipListMap<String, MappedDevice> devices =
       new ConcurrentSkipListMap<>();
   private final List<DeviceListener> listeners = new CopyOnWriteArrayList<>();
@@ -41,6 +41,7 @@ public final class DeviceMapper implements AutoCloseable {
     config.checkValid(ConfigFactory.defaultReference(), "jdm.kernel");
     Config k = config.getConfig("jdm.kernel");
     this.registry = registry;
+    this.backing = new BackingDevices(this, new RemoteDevices(k));
     this.suspendTimeoutNanos = k.getDuration("suspend-timeout").toNanos();
     this.poolSize = k.getInt("request-pool-size");
     this.clones = new FreeList<>(poolSize, this::newClone);
@@ -191,10 +192,28 @@ public final class DeviceMapper implements AutoCloseable {
     }
   }
 
+  /** Raises an event on every device whose live table uses {@code backing}. */
+  void raiseEventsOfUsers(dev.jdm.spi.BlockDevice backing) {
+    for (MappedDevice d : devices.values()) {
+      if (d.usesDirectly(backing)) {
+        d.raiseEvent();
+      }
+    }
+  }
+
   void announceChange(MappedDevice d) {
     for (DeviceListener l : listeners) {
       l.changed(d);
     }
+  }
+
+  /**
+   * The remote backing devices (NBD exports) the tables of device {@code name} use, one line each:
+   * the path as written in the table, a space, and its state ({@code connected, ...},
+   * {@code degraded, ...}, {@code reconnecting, ...} or {@code failed, ...}).
+   */
+  public List<String> remoteStatus(String name) {
+    return backing.remoteStates(name);
   }
 
   /** How many distinct backing files and devices are open now. */

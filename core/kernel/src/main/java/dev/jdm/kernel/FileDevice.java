@@ -123,39 +123,9 @@ final class FileDevice implements BlockDevice, AutoCloseable {
     }
   }
 
-  /** The native address of byte 0 of a direct buffer, whatever its position. */
-  private static long base(ByteBuffer b) {
-    return ADDRESSES.get().of(b);
-  }
-
-  private static final ThreadLocal<Addresses> ADDRESSES = ThreadLocal.withInitial(Addresses::new);
-
-  /**
-   * Each thread's memory of the addresses of the buffers it did I/O on. Asking a MemorySegment
-   * for a buffer's address allocates, and the JIT does not always remove it; frontends reuse
-   * pooled buffers, so a lookup by identity finds almost every one. Weak references keep no
-   * buffer alive.
-   */
-  private static final class Addresses {
-    private static final int SIZE = 256;
-    private final Object[] buffers = new Object[SIZE];
-    private final long[] bases = new long[SIZE];
-
-    long of(ByteBuffer b) {
-      int i = System.identityHashCode(b) & (SIZE - 1);
-      if (buffers[i] instanceof java.lang.ref.WeakReference<?> r && r.get() == b) {
-        return bases[i];
-      }
-      long base = MemorySegment.ofBuffer(b).address() - b.position();
-      buffers[i] = new java.lang.ref.WeakReference<>(b);
-      bases[i] = base;
-      return base;
-    }
-  }
-
   private void read(ByteBuffer b, int off, int len, long pos) throws IOException {
     if (b.isDirect()) {
-      long at = base(b) + off;
+      long at = BufferAddresses.base(b) + off;
       long done = 0;
       while (done < len) {
         long n = linux.pread(at + done, len - done, pos + done);
@@ -185,7 +155,7 @@ final class FileDevice implements BlockDevice, AutoCloseable {
 
   private void write(ByteBuffer b, int off, int len, long pos) throws IOException {
     if (b.isDirect()) {
-      long at = base(b) + off;
+      long at = BufferAddresses.base(b) + off;
       long done = 0;
       while (done < len) {
         long n = linux.pwrite(at + done, len - done, pos + done);

@@ -393,6 +393,12 @@ public final class MappedDevice implements BlockDevice {
     openCount.addAndGet(delta);
   }
 
+  /** Whether the live table names {@code backing} among its devices. */
+  boolean usesDirectly(BlockDevice backing) {
+    Table t = path.live;
+    return t != null && t.uses(backing);
+  }
+
   /** Whether this device's tables use {@code device}, directly or further down. */
   boolean uses(String device) {
     // No lock: called while another device's table is built, possibly under its lock.

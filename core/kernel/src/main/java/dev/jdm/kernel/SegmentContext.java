@@ -191,7 +191,7 @@ final class SegmentContext implements TargetContext {
     }
     keys.forEach(services.shared::release);
     for (BlockDevice d : devices) {
-      backing.release(d);
+      backing.release(d, device);
     }
   }
 }

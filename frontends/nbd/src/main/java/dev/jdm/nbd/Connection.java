@@ -1,6 +1,10 @@
 package dev.jdm.nbd;
 
 import dev.jdm.kernel.MappedDevice;
+import dev.jdm.nbd.protocol.NbdWire;
+import dev.jdm.nbd.protocol.PlainTransport;
+import dev.jdm.nbd.protocol.ProtocolException;
+import dev.jdm.nbd.protocol.Transport;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.IoStatus;

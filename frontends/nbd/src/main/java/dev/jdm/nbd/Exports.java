@@ -2,6 +2,7 @@ package dev.jdm.nbd;
 
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.MappedDevice;
+import dev.jdm.nbd.protocol.NbdWire;
 import dev.jdm.spi.IoOp;
 import java.util.LinkedHashSet;
 import java.util.List;

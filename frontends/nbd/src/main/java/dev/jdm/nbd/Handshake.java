@@ -1,7 +1,11 @@
 package dev.jdm.nbd;
 
 import dev.jdm.kernel.MappedDevice;
-import java.io.EOFException;
+import dev.jdm.nbd.protocol.NbdWire;
+import dev.jdm.nbd.protocol.PlainTransport;
+import dev.jdm.nbd.protocol.ProtocolException;
+import dev.jdm.nbd.protocol.TlsTransport;
+import dev.jdm.nbd.protocol.Transport;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -339,16 +343,10 @@ final class Handshake {
   }
 
   private void send(ByteBuffer b) throws IOException {
-    t.write(new ByteBuffer[] {b}, 0, 1);
+    t.write(b);
   }
 
   private ByteBuffer read(int n) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate(n);
-    while (b.hasRemaining()) {
-      if (t.read(b) < 0) {
-        throw new EOFException("client closed the connection during the handshake");
-      }
-    }
-    return b.flip();
+    return t.readExactly(n, "client closed the connection during the handshake");
   }
 }

@@ -4,6 +4,7 @@ import dev.jdm.kernel.DeviceListener;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.Frontend;
 import dev.jdm.kernel.MappedDevice;
+import dev.jdm.nbd.protocol.TlsContext;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
@@ -78,7 +79,7 @@ final class NbdServer implements Frontend {
   static NbdServer start(DeviceMapper mapper, NbdConfig config)
       throws IOException, GeneralSecurityException {
     SSLContext ssl = config.tls().mode() == NbdConfig.TlsMode.OFF ? null
-        : TlsContext.build(config.tls());
+        : TlsContext.server(config.tls().certificate(), config.tls().key(), config.tls().trust());
     NbdServer server = new NbdServer(config, mapper, ssl);
     try {
       for (ListenAddress a : config.listen()) {

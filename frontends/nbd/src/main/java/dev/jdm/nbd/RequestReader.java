@@ -1,5 +1,8 @@
 package dev.jdm.nbd;
 
+import dev.jdm.nbd.protocol.NbdWire;
+import dev.jdm.nbd.protocol.ProtocolException;
+import dev.jdm.nbd.protocol.Transport;
 import dev.jdm.spi.IoStatus;
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package dev.jdm.nbd;
 
+import dev.jdm.nbd.protocol.NbdWire;
 import dev.jdm.spi.ExtentSink;
 import dev.jdm.spi.IoCompletion;
 import dev.jdm.spi.IoRequest;

@@ -1,6 +1,7 @@
 package dev.jdm.nbd;
 
 import dev.jdm.kernel.MappedDevice;
+import dev.jdm.nbd.protocol.Transport;
 
 /**
  * What the handshake agreed on, for the transmission phase.

@@ -1,5 +1,6 @@
 package dev.jdm.nbd;
 
+import dev.jdm.nbd.protocol.NbdWire;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;

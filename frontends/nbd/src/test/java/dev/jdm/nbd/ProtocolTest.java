@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jdm.nbd.NbdTestClient.OptionReply;
 import dev.jdm.nbd.NbdTestClient.Reply;
+import dev.jdm.nbd.protocol.NbdWire;
 import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.IoStatus;
 import dev.jdm.spi.MapResult;

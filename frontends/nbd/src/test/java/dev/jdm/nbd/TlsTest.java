@@ -113,4 +113,42 @@ class TlsTest {
     String map = fx.ok(List.of("nbdinfo", "--map", tlsUri(anonymousDir)), 60);
     assertTrue(map.contains("1048576") && map.contains("data"), map);
   }
+
+  @Test
+  void aJdmTableReadsAndWritesARemoteExportOverTls() throws Exception {
+    start("require", true, "server-key.pem");
+    // The client side reads its certificates as libnbd does, from tls-certificates=DIR.
+    NbdFixture client = NbdFixture.start("");
+    try {
+      String remote = tlsUri(clientDir);
+      client.create("secure", "0 32768 linear " + remote + " 0", false);
+      String qemu = client.ok(List.of("qemu-io", "-f", "raw", "-c", "write -P 0x6b 1M 64k",
+          client.uri("secure")), 60);
+      assertTrue(!qemu.contains("failed"), qemu);
+      client.mapper.remove("secure", false);
+      assertEquals(0x6b, Files.readAllBytes(fx.dir.resolve("disk.img"))[(1 << 20) + 100]);
+
+      Exception anonymous = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+          () -> client.create("refused", "0 32768 linear " + tlsUri(anonymousDir) + " 0", false));
+      assertTrue(anonymous.getMessage().contains("Device lookup failed: " + tlsUri(anonymousDir)),
+          anonymous.getMessage());
+    } finally {
+      client.close();
+    }
+    // The same from jdm.kernel.nbd.tls, and the server's name checked against its certificate.
+    NbdFixture configured = NbdFixture.start("jdm.kernel.nbd.tls { certificate = \""
+        + clientDir.resolve("client-cert.pem") + "\", key = \""
+        + clientDir.resolve("client-key.pem") + "\", trust = \"" + pki.resolve("ca-cert.pem")
+        + "\" }");
+    try {
+      configured.create("named", "0 32768 linear nbds+unix:///disk?socket=" + fx.socket
+          + "&tls-hostname=localhost 0", false);
+      Exception wrongName = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+          () -> configured.create("wrong", "0 32768 linear nbds+unix:///disk?socket=" + fx.socket
+              + "&tls-hostname=elsewhere.example 0", false));
+      assertTrue(wrongName.getMessage().contains("Device lookup failed"), wrongName.getMessage());
+    } finally {
+      configured.close();
+    }
+  }
 }

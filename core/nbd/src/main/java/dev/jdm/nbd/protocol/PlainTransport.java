@@ -1,4 +1,4 @@
-package dev.jdm.nbd;
+package dev.jdm.nbd.protocol;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -16,7 +16,7 @@ import java.util.function.Consumer;
  * whose reader sleeps pays for waking it on every send; one whose reader is awake does not. For
  * small requests polling bought nothing but server CPU, so they sleep at once.
  */
-final class PlainTransport implements Transport {
+public final class PlainTransport implements Transport {
   private static final Consumer<SelectionKey> IGNORE = k -> { };
 
   private final SocketChannel channel;
@@ -25,16 +25,18 @@ final class PlainTransport implements Transport {
   private Selector readable;
   private Selector writable;
 
-  PlainTransport(SocketChannel channel) {
+  /** The transport of {@code channel}, blocking until {@link #poll} says otherwise. */
+  public PlainTransport(SocketChannel channel) {
     this.channel = channel;
   }
 
-  SocketChannel channel() {
+  /** The socket. */
+  public SocketChannel channel() {
     return channel;
   }
 
   /** Makes reads poll for {@code nanos} before they sleep; 0 keeps the socket blocking. */
-  void poll(long nanos) throws IOException {
+  public void poll(long nanos) throws IOException {
     if (nanos <= 0) {
       return;
     }

@@ -1,4 +1,4 @@
-package dev.jdm.nbd;
+package dev.jdm.nbd.protocol;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -10,13 +10,14 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
 
 /**
- * TLS over the socket through the JDK's {@link SSLEngine}, entered after NBD_OPT_STARTTLS. The
- * reading side owns the inbound buffers and the writing side the outbound one, so one thread can
- * read while another writes, as {@code SSLEngine} allows.
+ * TLS over the socket through the JDK's {@link SSLEngine}, entered after NBD_OPT_STARTTLS, on
+ * either side of the connection. The reading side owns the inbound buffers and the writing side the
+ * outbound one, so one thread can read while another writes, as {@code SSLEngine} allows.
  */
-final class TlsTransport implements Transport {
+public final class TlsTransport implements Transport {
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
   private final PlainTransport raw;
@@ -39,11 +40,29 @@ final class TlsTransport implements Transport {
   }
 
   /** Runs the server side of a TLS handshake on {@code channel}; throws if it fails. */
-  static TlsTransport accept(PlainTransport raw, SSLContext context, boolean needClientAuth)
-      throws IOException {
+  public static TlsTransport accept(PlainTransport raw, SSLContext context,
+      boolean needClientAuth) throws IOException {
     SSLEngine engine = context.createSSLEngine();
     engine.setUseClientMode(false);
     engine.setNeedClientAuth(needClientAuth);
+    TlsTransport t = new TlsTransport(raw, engine);
+    t.handshake();
+    return t;
+  }
+
+  /**
+   * Runs the client side of a TLS handshake on {@code channel}; throws if it fails. When
+   * {@code host} is not null the server's certificate must name it.
+   */
+  public static TlsTransport connect(PlainTransport raw, SSLContext context, String host)
+      throws IOException {
+    SSLEngine engine = host == null ? context.createSSLEngine() : context.createSSLEngine(host, 0);
+    engine.setUseClientMode(true);
+    if (host != null) {
+      SSLParameters p = engine.getSSLParameters();
+      p.setEndpointIdentificationAlgorithm("HTTPS");
+      engine.setSSLParameters(p);
+    }
     TlsTransport t = new TlsTransport(raw, engine);
     t.handshake();
     return t;
@@ -59,7 +78,7 @@ final class TlsTransport implements Transport {
         default -> {
           SSLEngineResult r = unwrap();
           if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
-            throw new EOFException("client closed during the TLS handshake");
+            throw new EOFException("peer closed during the TLS handshake");
           }
           hs = r.getHandshakeStatus();
         }
@@ -187,7 +206,7 @@ final class TlsTransport implements Transport {
 
   @Override
   public void close() {
-    // Say close_notify unless a writer is stuck on a client that stopped reading.
+    // Say close_notify unless a writer is stuck on a peer that stopped reading.
     if (channel.isOpen() && writeLock.tryLock()) {
       try {
         engine.closeOutbound();

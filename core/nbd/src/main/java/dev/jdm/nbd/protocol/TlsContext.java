@@ -1,4 +1,4 @@
-package dev.jdm.nbd;
+package dev.jdm.nbd.protocol;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -19,63 +19,103 @@ import java.util.Base64;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509TrustManager;
 
 /**
- * Builds the server's {@link SSLContext} from PEM files, as nbdkit and qemu take them: a
- * certificate chain, an unencrypted private key, and optionally the CA that client certificates
- * must chain to.
+ * Builds {@link SSLContext}s from PEM files, as nbdkit, qemu and libnbd take them: a certificate
+ * chain, an unencrypted private key, and optionally the CA the peer's certificate must chain to.
+ * The NBD server uses {@link #server}; the NBD client of remote backing devices {@link #client}.
  */
-final class TlsContext {
+public final class TlsContext {
   private static final Pattern PEM_KEY = Pattern.compile(
       "-----BEGIN (RSA |EC )?PRIVATE KEY-----([A-Za-z0-9+/=\\s]+)-----END \\1?PRIVATE KEY-----");
   private static final char[] NO_PASSWORD = new char[0];
 
   private TlsContext() {}
 
-  /** The context for {@code tls}; the message of the exception names the file that failed. */
-  static SSLContext build(NbdConfig.Tls tls) throws IOException, GeneralSecurityException {
-    List<? extends Certificate> chain = certificates(tls.certificate());
+  /**
+   * The server's context: its {@code certificate} chain and {@code key}, and when {@code trust} is
+   * not null the CA that client certificates must chain to. The message of the exception names the
+   * file that failed.
+   */
+  public static SSLContext server(Path certificate, Path key, Path trust)
+      throws IOException, GeneralSecurityException {
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(keyManagers(certificate, key), trust == null ? null
+        : new TrustManager[] {new UnnamedIssuers(trusted(trust))}, null);
+    return context;
+  }
+
+  /**
+   * A client's context: its own {@code certificate} and {@code key} when both are not null; the
+   * server's certificate checked against {@code trust} when not null, else against the JDK's
+   * default CAs, or not at all when {@code verifyPeer} is false (libnbd's tls-verify-peer=false).
+   */
+  public static SSLContext client(Path certificate, Path key, Path trust, boolean verifyPeer)
+      throws IOException, GeneralSecurityException {
+    TrustManager[] trustManagers = !verifyPeer ? new TrustManager[] {new TrustAnyone()}
+        : trust == null ? null : new TrustManager[] {trusted(trust)};
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(certificate == null || key == null ? null : keyManagers(certificate, key),
+        trustManagers, null);
+    return context;
+  }
+
+  private static KeyManager[] keyManagers(Path certificate, Path key)
+      throws IOException, GeneralSecurityException {
+    List<? extends Certificate> chain = certificates(certificate);
     if (chain.isEmpty()) {
-      throw new IOException(tls.certificate() + ": no PEM certificate in the file");
+      throw new IOException(certificate + ": no PEM certificate in the file");
     }
-    PrivateKey key = privateKey(tls.key());
     KeyStore keys = KeyStore.getInstance("PKCS12");
     keys.load(null, null);
-    keys.setKeyEntry("server", key, NO_PASSWORD, chain.toArray(Certificate[]::new));
+    keys.setKeyEntry("own", privateKey(key), NO_PASSWORD, chain.toArray(Certificate[]::new));
     KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
     kmf.init(keys, NO_PASSWORD);
+    return kmf.getKeyManagers();
+  }
 
-    TrustManagerFactory tmf = null;
-    if (tls.trust() != null) {
-      KeyStore trusted = KeyStore.getInstance("PKCS12");
-      trusted.load(null, null);
-      int i = 0;
-      for (Certificate ca : certificates(tls.trust())) {
-        trusted.setCertificateEntry("ca" + i++, ca);
-      }
-      if (i == 0) {
-        throw new IOException(tls.trust() + ": no PEM certificate in the file");
-      }
-      tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(trusted);
+  private static X509ExtendedTrustManager trusted(Path trust)
+      throws IOException, GeneralSecurityException {
+    KeyStore trusted = KeyStore.getInstance("PKCS12");
+    trusted.load(null, null);
+    int i = 0;
+    for (Certificate ca : certificates(trust)) {
+      trusted.setCertificateEntry("ca" + i++, ca);
     }
-    SSLContext context = SSLContext.getInstance("TLS");
-    TrustManager[] trust = null;
-    if (tmf != null) {
-      for (TrustManager tm : tmf.getTrustManagers()) {
-        if (tm instanceof X509ExtendedTrustManager x) {
-          trust = new TrustManager[] {new UnnamedIssuers(x)};
-        }
+    if (i == 0) {
+      throw new IOException(trust + ": no PEM certificate in the file");
+    }
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance(
+        TrustManagerFactory.getDefaultAlgorithm());
+    tmf.init(trusted);
+    for (TrustManager tm : tmf.getTrustManagers()) {
+      if (tm instanceof X509ExtendedTrustManager x) {
+        return x;
       }
     }
-    context.init(kmf.getKeyManagers(), trust, null);
-    return context;
+    throw new GeneralSecurityException("no X.509 trust manager in this JDK");
+  }
+
+  /** Accepts any server certificate: what a client asked not to verify its peer gets. */
+  private static final class TrustAnyone implements X509TrustManager {
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType) {}
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType) {}
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return new X509Certificate[0];
+    }
   }
 
   /**
