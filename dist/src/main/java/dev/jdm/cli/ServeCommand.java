@@ -14,20 +14,27 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
+import sun.misc.Signal;
 
 /**
  * {@code jdm serve}: runs the daemon in the foreground until SIGTERM or SIGINT, then stops it in
- * order and exits 0.
+ * order and exits 0. SIGHUP makes it read its configuration again ({@link Daemon#reload}).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Run the jdm daemon in the foreground: the devices of the configuration (without"
         + " --config, the embedded default: my_device_mapper on a sparse 128 MiB image), the"
         + " frontends and the control socket. Prints 'jdm ready' when up; SIGTERM or SIGINT stop"
-        + " it cleanly.")
+        + " it cleanly. SIGHUP reads the configuration again: devices new in it are created, in"
+        + " file order; every other change (a table of a running device, a device gone from the"
+        + " file, a frontend setting) is logged, one line each, and not applied.")
 final class ServeCommand implements Callable<Integer> {
+  private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
+
   @ParentCommand
   Jdm jdm;
 
@@ -76,6 +83,12 @@ final class ServeCommand implements Callable<Integer> {
     // The hook is in place before anything starts, so a signal during the start still ends in an
     // orderly stop: it waits for the start to finish, then stops what started.
     CompletableFuture<Daemon> running = new CompletableFuture<>();
+    // SIGHUP would stop the JVM like SIGTERM; it reads the configuration again instead.
+    try {
+      Signal.handle(new Signal("HUP"), s -> reload(running.getNow(null)));
+    } catch (IllegalArgumentException e) {
+      LOG.warn("SIGHUP will not read the configuration again: {}", e.getMessage());
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       Daemon d = running.join();
       if (d != null) {
@@ -100,5 +113,19 @@ final class ServeCommand implements Callable<Integer> {
     jdm.out().flush();
     new CountDownLatch(1).await();
     return 0;
+  }
+
+  /** Reads the configuration again, with the same file and command line, and applies it. */
+  private void reload(Daemon daemon) {
+    if (daemon == null) {
+      LOG.warn("SIGHUP before the daemon is up: ignored");
+      return;
+    }
+    LOG.info("SIGHUP: reading {} again", config == null ? "the embedded configuration" : config);
+    try {
+      daemon.reload(JdmConfig.load(Optional.ofNullable(config), overrides()));
+    } catch (ConfigProblem e) {
+      e.getMessage().lines().forEach(l -> LOG.warn("{}: nothing changed", l));
+    }
   }
 }

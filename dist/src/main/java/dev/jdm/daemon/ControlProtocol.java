@@ -33,7 +33,9 @@ import java.util.List;
  * message NAME SECTOR WORD...
  * trace-start NAME [FILE]           FILE absolute; none: a new file in jdm.trace.dir
  * trace-stop  NAME
- * ls | targets | version
+ * plugin-load [JAR]                 JAR absolute; none: the jars new in the plugins directory
+ * plugin-unload ID
+ * plugin-ls | ls | targets | version
  * </pre>
  *
  * <p><b>Reply</b>: three strings: the exit code in decimal (0 done, 1 failed, 2 bad request), the

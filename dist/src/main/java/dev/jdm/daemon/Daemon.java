@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code jdm serve}: the device mapper with its targets, the configured images and devices, the
  * frontends, and the control socket, started in that order and stopped in the reverse one. The
- * control socket comes last, so a client that can connect finds everything up.
+ * control socket comes last, so a client that can connect finds everything up. While it runs,
+ * {@link #reload} applies a configuration read again (SIGHUP).
  */
 public final class Daemon implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
@@ -37,14 +38,18 @@ public final class Daemon implements AutoCloseable {
   private final RuntimeDir runtime;
   private final DeviceMapper mapper;
   private final List<Frontend> frontends;
+  private final Plugins plugins;
+  private final ConfigReload reload;
   /** What to close on stop, most recent first. */
   private final Deque<AutoCloseable> started;
 
   private Daemon(RuntimeDir runtime, DeviceMapper mapper, List<Frontend> frontends,
-      Deque<AutoCloseable> started) {
+      Plugins plugins, ConfigReload reload, Deque<AutoCloseable> started) {
     this.runtime = runtime;
     this.mapper = mapper;
     this.frontends = frontends;
+    this.plugins = plugins;
+    this.reload = reload;
     this.started = started;
   }
 
@@ -64,9 +69,10 @@ public final class Daemon implements AutoCloseable {
         LOG.warn("plugins directory {} does not exist: only targets on the class path",
             config.pluginsDir());
       }
-      PluginDirectory plugins = new PluginDirectory(config.pluginsDir());
-      started.push(plugins);
-      plugins.loadInto(registry).forEach(p -> LOG.warn("plugin {}", p));
+      PluginDirectory directory = new PluginDirectory(config.pluginsDir(), registry);
+      started.push(directory);
+      directory.loadNew().refused().forEach(p -> LOG.warn("plugin {}", p));
+      Plugins plugins = new Plugins(directory);
 
       DeviceMapper mapper = new DeviceMapper(registry, config.config());
       Duration wait = config.shutdownTimeout();
@@ -82,11 +88,11 @@ public final class Daemon implements AutoCloseable {
 
       List<Frontend> frontends = startFrontends(mapper, config, started);
       ControlServer control = ControlServer.start(runtime.socket(),
-          new Verbs(mapper, traces, JdmVersion.get()));
+          new Verbs(mapper, traces, plugins, JdmVersion.get()));
       started.push(() -> control.close(wait));
       LOG.info("jdm {} serving {} device(s), control socket {}", JdmVersion.get(),
           mapper.list().size(), runtime.socket());
-      return new Daemon(runtime, mapper, frontends, started);
+      return new Daemon(runtime, mapper, frontends, plugins, new ConfigReload(config), started);
     } catch (ConfigException e) {
       stop(started);
       throw new StartFailed(e.getMessage(), e);
@@ -174,6 +180,36 @@ public final class Daemon implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Applies {@code fresh}, the configuration read again: creates the devices new in it, in file
+   * order, and logs one line for each difference it leaves alone (a changed table of a running
+   * device, a device gone from the file, a changed frontend or other setting). Nothing running
+   * changes. Does nothing once the daemon stops.
+   *
+   * @return the lines logged, in order: {@code NAME: created from the configuration} for each new
+   *     device, then each difference not applied
+   */
+  public List<String> reload(JdmConfig fresh) {
+    synchronized (started) {
+      if (started.isEmpty()) {
+        return List.of();
+      }
+      ConfigReload.Outcome o = reload.apply(fresh, mapper, plugins);
+      List<String> lines = new ArrayList<>();
+      for (String name : o.created()) {
+        lines.add(name + ": created from the configuration");
+        LOG.info("{}", lines.getLast());
+      }
+      for (String line : o.notApplied()) {
+        lines.add(line);
+        LOG.warn("{}", line);
+      }
+      LOG.info("configuration read again: {} device(s) created, {} difference(s) not applied",
+          o.created().size(), o.notApplied().size());
+      return lines;
     }
   }
 

@@ -20,11 +20,13 @@ final class Verbs implements Function<List<String>, Reply> {
 
   private final DeviceMapper mapper;
   private final Traces traces;
+  private final Plugins plugins;
   private final String version;
 
-  Verbs(DeviceMapper mapper, Traces traces, String version) {
+  Verbs(DeviceMapper mapper, Traces traces, Plugins plugins, String version) {
     this.mapper = mapper;
     this.traces = traces;
+    this.plugins = plugins;
     this.version = version;
   }
 
@@ -57,12 +59,16 @@ final class Verbs implements Function<List<String>, Reply> {
     return switch (verb) {
       case "create" -> {
         a.arity(2, 3);
-        mapper.create(a.get(0), a.optional(2), a.flag(1));
+        boolean readOnly = a.flag(1);
+        plugins.buildingTables(() -> mapper.create(a.get(0), a.optional(2), readOnly));
         yield Reply.ok("");
       }
       case "load" -> {
         a.arity(2, 2).logged();
-        mapper.load(a.get(0), a.get(1));
+        plugins.buildingTables(() -> {
+          mapper.load(a.get(0), a.get(1));
+          return null;
+        });
         yield Reply.ok("");
       }
       case "remove" -> {
@@ -95,11 +101,7 @@ final class Verbs implements Function<List<String>, Reply> {
       }
       case "trace-start" -> {
         String file = a.arity(1, 2).optional(1);
-        Path out = file == null ? null : Path.of(file);
-        if (out != null && !out.isAbsolute()) {
-          throw new BadRequest(verb + ": '" + out + "' is not an absolute path");
-        }
-        yield Reply.ok(traces.start(a.get(0), out) + "\n");
+        yield Reply.ok(traces.start(a.get(0), file == null ? null : a.absolutePath(1)) + "\n");
       }
       case "trace-stop" -> {
         a.arity(1, 1);
@@ -117,6 +119,19 @@ final class Verbs implements Function<List<String>, Reply> {
       case "targets" -> {
         a.arity(0, 0);
         yield Reply.ok(DmsetupText.targets(mapper.registry().list()));
+      }
+      case "plugin-ls" -> {
+        a.arity(0, 0);
+        yield Reply.ok(plugins.list());
+      }
+      case "plugin-load" -> {
+        String jar = a.arity(0, 1).optional(0);
+        yield plugins.load(jar == null ? null : a.absolutePath(0));
+      }
+      case "plugin-unload" -> {
+        a.arity(1, 1);
+        plugins.unload(a.get(0));
+        yield Reply.ok("");
       }
       case "version" -> {
         a.arity(0, 0);
@@ -200,6 +215,15 @@ final class Verbs implements Function<List<String>, Reply> {
         case "false" -> false;
         default -> throw new BadRequest(verb + ": '" + args.get(i) + "' is not true or false");
       };
+    }
+
+    /** Argument {@code i}, a path the client made absolute: the daemon's directory is not its. */
+    Path absolutePath(int i) throws BadRequest {
+      Path p = Path.of(args.get(i));
+      if (!p.isAbsolute()) {
+        throw new BadRequest(verb + ": '" + p + "' is not an absolute path");
+      }
+      return p;
     }
 
     long number(int i) throws BadRequest {

@@ -1,5 +1,6 @@
 package dev.jdm.cli;
 
+import static dev.jdm.cli.InProcessDaemon.lineOf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -27,17 +28,6 @@ import org.junit.jupiter.api.io.TempDir;
 /** The daemon's life in this JVM: start, single instance, sockets, config devices, frontends, stop. */
 class DaemonTest {
   @TempDir Path tmp;
-
-  /** The number of the first line of {@code config} that holds {@code text}. */
-  private static int lineOf(Path config, String text) throws Exception {
-    List<String> lines = Files.readAllLines(config);
-    for (int i = 0; i < lines.size(); i++) {
-      if (lines.get(i).contains(text)) {
-        return i + 1;
-      }
-    }
-    throw new AssertionError(text + " not in " + config);
-  }
 
   private static StartFailed refused(Path config) {
     return assertThrows(StartFailed.class,

@@ -49,6 +49,17 @@ final class InProcessDaemon implements AutoCloseable {
     return config;
   }
 
+  /** The number of the first line of {@code config} that holds {@code text}. */
+  static int lineOf(Path config, String text) throws Exception {
+    List<String> lines = Files.readAllLines(config);
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).contains(text)) {
+        return i + 1;
+      }
+    }
+    throw new AssertionError(text + " not in " + config);
+  }
+
   Path runtimeDir() {
     return dir.resolve("run");
   }

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 class PluginDropIT {
   @TempDir Path tmp;
 
-  private static final String DEMO = """
+  static final String DEMO = """
       package demo;
 
       import dev.jdm.spi.*;

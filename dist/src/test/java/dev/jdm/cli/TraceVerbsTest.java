@@ -122,7 +122,8 @@ class TraceVerbsTest {
         assertEquals(IoStatus.OK, io(IoOp.WRITE, i * 8L, 4096), "I/O never fails for the trace");
       }
       String trace = slow.jdm("status", "d").ok().lines().toList().get(2);
-      assertTrue(trace.matches("trace: on file=" + csv + " records=0 dropped=9[0-9]"), trace);
+      // The writer may have taken the first two records before it went to sleep.
+      assertTrue(trace.matches("trace: on file=" + csv + " records=[0-2] dropped=9[0-9]"), trace);
 
       CliResult r = slow.jdm("trace", "stop", "d");
       assertEquals(0, r.code(), r.toString());

@@ -3,13 +3,9 @@ package dev.jdm.kernel;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 /**
  * The few Linux file calls the JDK does not offer, through FFM: {@code fallocate} (punch holes,
@@ -30,11 +26,6 @@ final class LinuxFile implements AutoCloseable {
   /** errno: the file system does not support the operation. */
   static final int EOPNOTSUPP = 95;
 
-  private static final Linker LINKER = Linker.nativeLinker();
-  private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-  private static final VarHandle ERRNO =
-      CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-  private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
   private static final MethodHandle OPEN = down("open",
       FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
   private static final MethodHandle CLOSE = down("close",
@@ -58,15 +49,11 @@ final class LinuxFile implements AutoCloseable {
       FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
 
   private static MethodHandle down(String name, FunctionDescriptor fd) {
-    return LINKER.downcallHandle(symbol(name), fd, CAPTURE);
+    return Libc.withErrno(name, fd);
   }
 
   private static MethodHandle plain(String name, FunctionDescriptor fd) {
-    return LINKER.downcallHandle(symbol(name), fd);
-  }
-
-  private static MemorySegment symbol(String name) {
-    return LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError(name));
+    return Libc.plain(name, fd);
   }
 
   /** {@code pread} into native memory at {@code address}; bytes read, 0 at end of file, -1 on error. */
@@ -111,11 +98,11 @@ final class LinuxFile implements AutoCloseable {
 
   LinuxFile(String path, boolean writable) throws IOException {
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment state = a.allocate(CALL_STATE);
+      MemorySegment state = Libc.errnoSlot(a);
       int r = (int) OPEN.invokeExact(state, a.allocateFrom(path),
           (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
       if (r < 0) {
-        throw new ErrnoException("open " + path, (int) ERRNO.get(state, 0L));
+        throw new ErrnoException("open " + path, Libc.errno(state));
       }
       fd = r;
     } catch (IOException | RuntimeException | Error e) {
@@ -128,10 +115,10 @@ final class LinuxFile implements AutoCloseable {
   /** {@code fallocate(fd, mode, offset, length)}. */
   void fallocate(int mode, long offset, long length) throws ErrnoException {
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment state = a.allocate(CALL_STATE);
+      MemorySegment state = Libc.errnoSlot(a);
       int r = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
       if (r < 0) {
-        throw new ErrnoException("fallocate", (int) ERRNO.get(state, 0L));
+        throw new ErrnoException("fallocate", Libc.errno(state));
       }
     } catch (ErrnoException | RuntimeException | Error e) {
       throw e;
@@ -152,10 +139,10 @@ final class LinuxFile implements AutoCloseable {
 
   private long seek(long offset, int whence) throws ErrnoException {
     try (Arena a = Arena.ofConfined()) {
-      MemorySegment state = a.allocate(CALL_STATE);
+      MemorySegment state = Libc.errnoSlot(a);
       long r = (long) LSEEK.invokeExact(state, fd, offset, whence);
       if (r < 0) {
-        int errno = (int) ERRNO.get(state, 0L);
+        int errno = Libc.errno(state);
         if (errno == ENXIO) {
           return -1;
         }
@@ -172,7 +159,7 @@ final class LinuxFile implements AutoCloseable {
   @Override
   public void close() {
     try (Arena a = Arena.ofConfined()) {
-      int ignored = (int) CLOSE.invokeExact(a.allocate(CALL_STATE), fd);
+      int ignored = (int) CLOSE.invokeExact(Libc.errnoSlot(a), fd);
     } catch (Throwable t) {
       // nothing useful to do when close fails
     }

@@ -99,22 +99,24 @@ final class Table implements AutoCloseable {
           throw new DmException(prefix + "target type may not be in a read-only table" + where);
         }
         SegmentContext ctx = mapper.context(device, line.start(), readOnly);
-        Target target;
+        // Counted before the constructor runs, so the type cannot be unloaded under it.
+        reg.users().incrementAndGet();
         try {
-          target = type.create(ctx, line.length(), line.args());
+          Target target = type.create(ctx, line.length(), line.args());
           if (target == null) {
             throw new TargetException("constructor returned no target");
           }
+          built.add(new Segment(line.start(), line.length(), line.type(), reg, target, ctx,
+              mapper.poolSize()));
         } catch (TargetException e) {
+          reg.users().decrementAndGet();
           ctx.releaseAll();
           throw new DmException(prefix + e.getMessage() + where, e);
         } catch (RuntimeException e) {
+          reg.users().decrementAndGet();
           ctx.releaseAll();
           throw new DmException(prefix + "constructor failed: " + e + where, e);
         }
-        reg.users().incrementAndGet();
-        built.add(new Segment(line.start(), line.length(), line.type(), reg, target, ctx,
-            mapper.poolSize()));
         next = line.start() + line.length();
       }
     } catch (DmException e) {

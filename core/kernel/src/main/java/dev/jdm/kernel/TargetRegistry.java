@@ -2,13 +2,16 @@ package dev.jdm.kernel;
 
 import dev.jdm.spi.TargetType;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -16,7 +19,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The target types jdm knows, by name and alias: the kernel's {@code dm_register_target} list. A
- * name is registered once; a type with live targets cannot be unregistered.
+ * name is registered once; a type that a live or inactive table uses cannot be unregistered.
  */
 public final class TargetRegistry {
   private static final Logger LOG = LoggerFactory.getLogger(TargetRegistry.class);
@@ -33,30 +36,40 @@ public final class TargetRegistry {
    * @param origin where it came from, for messages ("class path", a plugin jar's file name)
    * @throws DmException when a name is taken or malformed, or the type lacks its basics
    */
-  public synchronized void register(TargetType type, String origin) throws DmException {
-    List<String> names = namesOf(type, origin);
-    for (String n : names) {
-      Registration old = byName.get(n);
-      if (old != null) {
-        throw new DmException(origin + ": target type '" + n + "' is already registered by "
-            + old.origin());
-      }
-    }
-    Registration r = new Registration(type, origin, new AtomicInteger());
-    for (String n : names) {
-      byName.put(n, r);
-    }
-    LOG.debug("registered target {} {} from {}", type.name(), type.version(), origin);
+  public void register(TargetType type, String origin) throws DmException {
+    registerAll(List.of(type), origin);
   }
 
-  /** Checks that {@code type} could be registered now, without registering it. */
-  public synchronized void checkFree(TargetType type, String origin) throws DmException {
-    for (String n : namesOf(type, origin)) {
-      Registration old = byName.get(n);
-      if (old != null) {
-        throw new DmException(origin + ": target type '" + n + "' is already registered by "
-            + old.origin());
+  /**
+   * Registers all of {@code types}, or none of them when one cannot be: a plugin's types come and
+   * go together.
+   *
+   * @param origin where they came from, for messages ("class path", a plugin jar's file name)
+   * @throws DmException naming the first name taken or malformed, or the first type lacking its
+   *     basics
+   */
+  public synchronized void registerAll(List<TargetType> types, String origin) throws DmException {
+    List<List<String>> names = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    for (TargetType type : types) {
+      List<String> ns = namesOf(type, origin);
+      for (String n : ns) {
+        Registration old = byName.get(n);
+        if (old != null) {
+          throw new DmException(origin + ": target type '" + n + "' is already registered by "
+              + old.origin());
+        }
+        if (!seen.add(n)) {
+          throw new DmException(origin + ": target type '" + n + "' is declared twice");
+        }
       }
+      names.add(ns);
+    }
+    for (int i = 0; i < types.size(); i++) {
+      TargetType type = types.get(i);
+      Registration r = new Registration(type, origin, new AtomicInteger());
+      names.get(i).forEach(n -> byName.put(n, r));
+      LOG.debug("registered target {} {} from {}", type.name(), type.version(), origin);
     }
   }
 
@@ -78,15 +91,27 @@ public final class TargetRegistry {
   }
 
   /** Removes a type, refused while any table still uses it. */
-  public synchronized void unregister(String name) throws DmException {
-    Registration r = byName.get(name);
-    if (r == null) {
-      throw new DmException(name + ": unknown target type");
+  public void unregister(String name) throws DmException {
+    Registration r = lookup(name).orElseThrow(
+        () -> new DmException(name + ": unknown target type"));
+    unregisterAll(List.of(r.type()));
+  }
+
+  /**
+   * Removes all of {@code types} (each with its aliases), or none of them while a live or inactive
+   * table uses one: the kernel's {@code dm_unregister_target}, refused as rmmod is for a module in
+   * use.
+   *
+   * @throws DmException {@code Device or resource busy: ...}, naming the first type in use
+   */
+  public synchronized void unregisterAll(Collection<TargetType> types) throws DmException {
+    for (Registration r : list()) {
+      if (types.contains(r.type()) && r.users().get() > 0) {
+        throw new DmException("Device or resource busy: target type '" + r.type().name()
+            + "' is in use by " + r.users().get() + " target(s)");
+      }
     }
-    if (r.users().get() > 0) {
-      throw new DmException(name + ": target type is in use by " + r.users().get() + " target(s)");
-    }
-    byName.values().removeIf(x -> x == r);
+    byName.values().removeIf(r -> types.contains(r.type()));
   }
 
   /** The registration for a table line's type name. */

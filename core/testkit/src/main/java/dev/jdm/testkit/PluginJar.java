@@ -1,5 +1,6 @@
 package dev.jdm.testkit;
 
+import dev.jdm.spi.Spi;
 import dev.jdm.spi.TargetType;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -22,7 +23,9 @@ import javax.tools.ToolProvider;
 /**
  * Builds a real target plugin jar at test time: compiles the given Java sources against the SPI,
  * adds the {@code META-INF/services} entry and the pf4j manifest, and writes the jar. Use it to
- * test plugin loading the way a user drops a jar into the plugins directory.
+ * test plugin loading the way a user drops a jar into the plugins directory. The manifest's
+ * {@code Plugin-Requires} is {@code ^}{@link Spi#VERSION}, as the built-in targets have it, unless
+ * {@link #requires} says otherwise.
  *
  * <pre>{@code
  * Path jar = new PluginJar("demo-plugin", "1.0.0")
@@ -37,6 +40,7 @@ public final class PluginJar {
   private final Map<String, String> sources = new LinkedHashMap<>();
   private final List<String> services = new ArrayList<>();
   private final Map<String, byte[]> extraEntries = new LinkedHashMap<>();
+  private String requires = "^" + Spi.VERSION;
 
   /** A plugin with pf4j id {@code id} and version {@code version}. */
   public PluginJar(String id, String version) {
@@ -53,6 +57,12 @@ public final class PluginJar {
   /** Lists {@code className} in {@code META-INF/services/dev.jdm.spi.TargetType}. */
   public PluginJar service(String className) {
     services.add(className);
+    return this;
+  }
+
+  /** Sets the {@code Plugin-Requires} header (a range of SPI versions); null leaves it out. */
+  public PluginJar requires(String range) {
+    requires = range;
     return this;
   }
 
@@ -75,6 +85,9 @@ public final class PluginJar {
       a.putValue("Plugin-Id", id);
       a.putValue("Plugin-Version", version);
       a.putValue("Plugin-Provider", "jdm-testkit");
+      if (requires != null) {
+        a.putValue("Plugin-Requires", requires);
+      }
       try (OutputStream out = Files.newOutputStream(jar);
           JarOutputStream jos = new JarOutputStream(out, mf);
           Stream<Path> files = Files.walk(classes)) {

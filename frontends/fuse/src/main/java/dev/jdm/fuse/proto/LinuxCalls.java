@@ -1,14 +1,13 @@
 package dev.jdm.fuse.proto;
 
+import dev.jdm.kernel.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 
 /**
  * The Linux calls the FUSE session needs and the JDK lacks, through FFM. The data-path calls
@@ -36,11 +35,6 @@ public final class LinuxCalls {
   /** lseek(2) whence: next hole at or after the offset. */
   public static final int SEEK_HOLE = 4;
 
-  private static final Linker LINKER = Linker.nativeLinker();
-  private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-  private static final VarHandle ERRNO =
-      CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-  private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
   private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
   private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
   private static final MemoryLayout PTR = ValueLayout.ADDRESS;
@@ -59,33 +53,24 @@ public final class LinuxCalls {
   private static final MethodHandle STAT = down("stat", FunctionDescriptor.of(INT, PTR, PTR));
   private static final MethodHandle LSEEK =
       down("lseek", FunctionDescriptor.of(LONG, INT, LONG, INT));
-  private static final MethodHandle IOCTL = LINKER.downcallHandle(
-      symbol("ioctl"), FunctionDescriptor.of(INT, INT, LONG, LONG),
-      CAPTURE, Linker.Option.firstVariadicArg(2));
-  private static final MethodHandle STRERROR =
-      LINKER.downcallHandle(symbol("strerror"), FunctionDescriptor.of(PTR, INT));
-  private static final MethodHandle GETEUID =
-      LINKER.downcallHandle(symbol("geteuid"), FunctionDescriptor.of(INT));
-  private static final MethodHandle GETEGID =
-      LINKER.downcallHandle(symbol("getegid"), FunctionDescriptor.of(INT));
+  private static final MethodHandle IOCTL = Libc.withErrno(
+      "ioctl", FunctionDescriptor.of(INT, INT, LONG, LONG), Linker.Option.firstVariadicArg(2));
+  private static final MethodHandle GETEUID = Libc.plain("geteuid", FunctionDescriptor.of(INT));
+  private static final MethodHandle GETEGID = Libc.plain("getegid", FunctionDescriptor.of(INT));
 
   private LinuxCalls() {}
 
-  private static MemorySegment symbol(String name) {
-    return LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError(name));
-  }
-
   private static MethodHandle down(String name, FunctionDescriptor fd) {
-    return LINKER.downcallHandle(symbol(name), fd, CAPTURE);
+    return Libc.withErrno(name, fd);
   }
 
   /** A slot calls store errno into; one per thread that uses {@link #read} or {@link #write}. */
   public static MemorySegment errnoSlot(Arena arena) {
-    return arena.allocate(CALL_STATE);
+    return Libc.errnoSlot(arena);
   }
 
   private static int errno(MemorySegment slot) {
-    return (int) ERRNO.get(slot, 0L);
+    return Libc.errno(slot);
   }
 
   /** read(2) into {@code address}; the count, or {@code -errno}. */
@@ -180,12 +165,7 @@ public final class LinuxCalls {
 
   /** The C library's text for {@code errno}, e.g. "Transport endpoint is not connected". */
   public static String describe(int errno) {
-    try {
-      MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
-      return text.reinterpret(1024).getString(0);
-    } catch (Throwable t) {
-      return "errno " + errno;
-    }
+    return Libc.strerror(errno);
   }
 
   /** The effective user id. */

@@ -90,9 +90,9 @@ class PluginJarLoadingTest {
 
     TargetRegistry registry = new TargetRegistry();
     registry.discover(getClass().getClassLoader(), "class path");
-    try (PluginDirectory pd = new PluginDirectory(plugins);
+    try (PluginDirectory pd = new PluginDirectory(plugins, registry);
         DeviceMapper dm = new DeviceMapper(registry)) {
-      List<String> problems = pd.loadInto(registry);
+      List<String> problems = pd.loadNew().refused();
       assertEquals(3, problems.size(), problems.toString());
       assertTrue(problems.get(0).startsWith("b-clash-1.0.0.jar: target type 'demo' is already "
           + "registered by a-demo-1.0.0.jar"), problems.get(0));
