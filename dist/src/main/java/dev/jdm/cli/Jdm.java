@@ -30,7 +30,8 @@ import picocli.CommandLine.ScopeType;
  * standard error says why), 2 wrong usage.
  */
 @Command(name = "jdm", mixinStandardHelpOptions = true, versionProvider = Jdm.Version.class,
-    subcommands = {ServeCommand.class, TraceCommand.class, PluginCommand.class},
+    subcommands = {ServeCommand.class, TraceCommand.class, PluginCommand.class,
+        SnapshotCommand.class},
     description = "The Linux device-mapper in user space. 'jdm serve' runs the daemon; the other"
         + " commands are dmsetup's, talking to it.")
 public final class Jdm implements Callable<Integer> {
