@@ -218,6 +218,27 @@ public final class Jdm implements Callable<Integer> {
     return send("message", args);
   }
 
+  @Command(name = "wait", mixinStandardHelpOptions = true,
+      description = "Wait until the event number of device NAME is above EVENT_NR (as 'dmsetup"
+          + " wait'): a table went live, or a target raised an event (a leg failed, a resync"
+          + " ended). EVENT_NR defaults to 0, as dmsetup's; to wait for the next event, pass the"
+          + " 'Event number' that 'jdm info' shows. Prints nothing unless -v.")
+  int await(
+      @Parameters(index = "0", paramLabel = "NAME", description = "The device's name.") String name,
+      @Parameters(index = "1", arity = "0..1", paramLabel = "EVENT_NR", defaultValue = "0",
+          description = "The event number to wait past (default: 0).") long eventNr,
+      @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "0",
+          description = "Give up after this long (exit 1); 0, the default: wait as long as it"
+              + " takes.") double timeout,
+      @Option(names = {"-v", "--verbose"}, description = "Then print what 'jdm info NAME' shows.")
+          boolean verbose) throws IOException {
+    if (eventNr < 0 || !(timeout >= 0)) {
+      throw new UsageError("EVENT_NR and --timeout must not be negative");
+    }
+    return send("wait", List.of(name, Long.toString(eventNr),
+        Long.toString(Math.round(Math.ceil(timeout * 1000))), Boolean.toString(verbose)));
+  }
+
   @Command(name = "version", mixinStandardHelpOptions = true,
       description = "Print the versions of this jdm and of the running daemon.")
   int version() throws IOException {

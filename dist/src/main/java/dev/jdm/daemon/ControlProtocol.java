@@ -31,6 +31,8 @@ import java.util.List;
  * status  [NAME]                   with NAME: also the device's counters and trace state
  * info    [NAME]
  * message NAME SECTOR WORD...
+ * wait    NAME EVENT_NR TIMEOUT_MS VERBOSE   until the event number is above EVENT_NR;
+ *                                   TIMEOUT_MS 0: no limit; VERBOSE true|false: reply info
  * trace-start NAME [FILE]           FILE absolute; none: a new file in jdm.trace.dir
  * trace-stop  NAME
  * plugin-load [JAR]                 JAR absolute; none: the jars new in the plugins directory

@@ -87,9 +87,12 @@ public final class Daemon implements AutoCloseable {
       createDevices(mapper, config.devices());
 
       List<Frontend> frontends = startFrontends(mapper, config, started);
-      ControlServer control = ControlServer.start(runtime.socket(),
-          new Verbs(mapper, traces, plugins, JdmVersion.get()));
-      started.push(() -> control.close(wait));
+      Verbs verbs = new Verbs(mapper, traces, plugins, JdmVersion.get());
+      ControlServer control = ControlServer.start(runtime.socket(), verbs);
+      started.push(() -> {
+        verbs.stop();
+        control.close(wait);
+      });
       LOG.info("jdm {} serving {} device(s), control socket {}", JdmVersion.get(),
           mapper.list().size(), runtime.socket());
       return new Daemon(runtime, mapper, frontends, plugins, new ConfigReload(config), started);

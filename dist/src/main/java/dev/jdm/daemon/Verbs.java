@@ -22,6 +22,8 @@ final class Verbs implements Function<List<String>, Reply> {
   private final Traces traces;
   private final Plugins plugins;
   private final String version;
+  /** Set when the daemon stops: a {@code wait} in progress ends rather than hold the stop up. */
+  private volatile boolean stopping;
 
   Verbs(DeviceMapper mapper, Traces traces, Plugins plugins, String version) {
     this.mapper = mapper;
@@ -142,8 +144,52 @@ final class Verbs implements Function<List<String>, Reply> {
         String out = mapper.message(a.get(0), a.number(1), a.rest(2));
         yield Reply.ok(out.isEmpty() ? "" : out + (out.endsWith("\n") ? "" : "\n"));
       }
+      case "wait" -> {
+        a.arity(4, 4);
+        yield awaitEvent(mapper.get(a.get(0)), a.number(1), a.number(2), a.flag(3));
+      }
       default -> throw new BadRequest("unknown verb '" + verb + "'");
     };
+  }
+
+  /** The daemon is stopping: {@code wait}s in progress end within a fraction of a second. */
+  void stop() {
+    stopping = true;
+  }
+
+  /**
+   * {@code dmsetup wait}: until the device's event number is above {@code seen}, at most
+   * {@code timeoutMillis} (0: no limit); with {@code verbose}, prints what {@code info} shows.
+   */
+  private Reply awaitEvent(MappedDevice d, long seen, long timeoutMillis, boolean verbose)
+      throws DmException {
+    long start = System.currentTimeMillis();
+    long now = d.info().eventNumber();
+    try {
+      // In slices, so that a stopping daemon is noticed.
+      while (now <= seen && !d.removed() && !stopping) {
+        long left = timeoutMillis == 0 ? Long.MAX_VALUE
+            : timeoutMillis - (System.currentTimeMillis() - start);
+        if (left <= 0) {
+          break;
+        }
+        now = d.awaitEvent(seen, Math.min(left, 250));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Reply.failed("jdm: " + d.name() + ": wait interrupted");
+    }
+    if (d.removed()) {
+      throw new DmException(d.name() + ": No such device");
+    }
+    if (now <= seen && stopping) {
+      return Reply.failed("jdm: " + d.name() + ": the daemon is stopping");
+    }
+    if (now <= seen) {
+      return Reply.failed("jdm: " + d.name() + ": no event above " + seen + " within "
+          + timeoutMillis + " ms (event number " + now + ")");
+    }
+    return Reply.ok(verbose ? DmsetupText.info(List.of(d)) : "");
   }
 
   private Reply lines(String name, Function<MappedDevice, String> text) throws DmException {

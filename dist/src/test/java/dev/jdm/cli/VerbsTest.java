@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -118,6 +119,47 @@ class VerbsTest {
   }
 
   @Test
+  void waitReturnsOnceTheEventNumberIsAboveTheOneGiven() throws Exception {
+    d.jdm("create", "--table", "0 64 zero", "ev").ok();
+    assertEquals("jdm: ev: no event above 0 within 200 ms (event number 0)",
+        d.jdm("wait", "ev", "--timeout", "0.2").failed());
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<CliResult> waiting = pool.submit(() -> d.jdm("wait", "ev", "0", "--timeout", "30"));
+      Thread.sleep(200);
+      assertTrue(!waiting.isDone());
+      d.jdm("load", "ev", "--table", "0 64 error").ok();
+      d.jdm("resume", "ev").ok();
+      assertEquals("", waiting.get(30, TimeUnit.SECONDS).ok());
+    } finally {
+      pool.shutdownNow();
+    }
+    // Already past: at once, and -v shows the info.
+    String info = d.jdm("wait", "-v", "ev").ok();
+    assertTrue(info.startsWith("Name:              ev\n"), info);
+    assertTrue(info.contains("Event number:      1\n"), info);
+    assertEquals("jdm: nosuch: No such device", d.jdm("wait", "nosuch").failed());
+    assertEquals(2, d.jdm("wait", "ev", "--timeout", "-1").code());
+  }
+
+  @Test
+  void aWaitInProgressDoesNotHoldTheDaemonsStopUp() throws Exception {
+    d.jdm("create", "--table", "0 64 zero", "idle").ok();
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<CliResult> waiting = pool.submit(() -> d.jdm("wait", "idle"));
+      Thread.sleep(300);
+      long start = System.nanoTime();
+      d.close();
+      assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5));
+      assertEquals("jdm: idle: the daemon is stopping",
+          waiting.get(10, TimeUnit.SECONDS).failed());
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
   void failuresExitOneWithOneLine() {
     d.pipe("0 8 zero", "create", "z").ok();
     assertEquals("jdm: z: zero: Target does not support messages",
@@ -156,7 +198,7 @@ class VerbsTest {
   void everyVerbHasHelp() {
     for (String verb : List.of("serve", "create", "remove", "load", "reload", "clear", "suspend",
         "resume", "table", "status", "info", "ls", "targets", "message", "version",
-        "trace")) {
+        "trace", "wait")) {
       CliResult r = InProcessDaemon.run("", verb, "--help");
       assertEquals(0, r.code(), verb);
       assertTrue(r.out().startsWith("Usage: jdm " + verb) || verb.equals("reload"), r.out());

@@ -31,6 +31,7 @@ public final class DeviceMapper implements AutoCloseable {
   private final int poolSize;
   final FreeList<Clone> clones;
   final FreeList<DmIo> ios;
+  private final KernelServices services;
 
   /**
    * A device mapper using {@code registry}, configured from {@code config}'s {@code jdm.kernel}
@@ -44,6 +45,7 @@ public final class DeviceMapper implements AutoCloseable {
     this.poolSize = k.getInt("request-pool-size");
     this.clones = new FreeList<>(poolSize, this::newClone);
     this.ios = new FreeList<>(poolSize, DmIo::new);
+    this.services = new KernelServices(k, poolSize);
   }
 
   private Clone newClone() {
@@ -57,7 +59,7 @@ public final class DeviceMapper implements AutoCloseable {
 
   /** The context a target of {@code device}'s table, starting at {@code begin}, is built with. */
   SegmentContext context(String device, long begin, boolean readOnly) {
-    return new SegmentContext(device, begin, readOnly, backing);
+    return new SegmentContext(device, begin, readOnly, backing, this, services);
   }
 
   /** A device mapper with the defaults of {@code reference.conf}. */
@@ -181,6 +183,14 @@ public final class DeviceMapper implements AutoCloseable {
     }
   }
 
+  /** Bumps the event number of {@code name}, if it exists now (a target's raiseEvent). */
+  void raiseEvent(String name) {
+    MappedDevice d = devices.get(name);
+    if (d != null) {
+      d.raiseEvent();
+    }
+  }
+
   void announceChange(MappedDevice d) {
     for (DeviceListener l : listeners) {
       l.changed(d);
@@ -207,5 +217,6 @@ public final class DeviceMapper implements AutoCloseable {
       }
     }
     backing.close();
+    services.close();
   }
 }

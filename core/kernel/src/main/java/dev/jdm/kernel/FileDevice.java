@@ -97,6 +97,9 @@ final class FileDevice implements BlockDevice, AutoCloseable {
       switch (r.op()) {
         case READ -> read(r.data(), r.dataOffset(), r.bytes(), pos);
         case WRITE -> {
+          if (r.hasFlag(IoRequest.PREFLUSH)) {
+            sync();
+          }
           write(r.data(), r.dataOffset(), r.bytes(), pos);
           if (r.hasFlag(IoRequest.FUA)) {
             sync();

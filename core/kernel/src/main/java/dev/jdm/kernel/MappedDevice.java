@@ -325,7 +325,9 @@ public final class MappedDevice implements BlockDevice {
    * @return the event number then
    */
   public long awaitEvent(long seen, long timeoutMillis) throws InterruptedException {
-    long deadline = timeoutMillis == 0 ? Long.MAX_VALUE : System.currentTimeMillis() + timeoutMillis;
+    long now = System.currentTimeMillis();
+    long deadline = timeoutMillis == 0 || timeoutMillis > Long.MAX_VALUE - now ? Long.MAX_VALUE
+        : now + timeoutMillis;
     synchronized (events) {
       while (events.get() <= seen && !path.removed()) {
         long left = deadline - System.currentTimeMillis();
