@@ -136,7 +136,8 @@ class SnapshotNbdTest {
   void mergeBringsTheOriginBackToTheSnapshot() throws Exception {
     d.jdm("snapshot", "snap", "base", "--cow", dir.resolve("cow").toString(), "--size", "24M")
         .ok();
-    // The merge copies and commits one chunk at a time (random writes leave few runs): keep it short.
+    // The merge copies and commits one run of chunks at a time, and random writes leave short
+    // runs: keep it small.
     fio("base", 5, "256k");
     fio("snap", 6, "256k");
     String snapshot = sha("snap");
