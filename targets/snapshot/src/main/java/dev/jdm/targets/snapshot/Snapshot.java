@@ -190,6 +190,15 @@ final class Snapshot implements ExceptionStore.Host {
   /** Guarded by itself. */
   private final List<Holder> holders = new ArrayList<>();
 
+  /**
+   * Copy jobs in flight at most, the rest wait their turn (the kernel's {@code cow_threshold},
+   * much lower: each job takes one of the copier's chunk buffers, whose pool is small).
+   */
+  static final int COPIES_IN_FLIGHT = 8;
+  /** Guarded by itself: runs of exceptions waiting for a copy slot. */
+  private final ArrayDeque<List<Pending>> toCopy = new ArrayDeque<>();
+  private int copying;
+
   Snapshot(Origins origins, Origins.Entry entry, BlockDevice origin, BlockDevice cow,
       boolean persistent, long tableChunkSize, boolean overflow, long sectors) {
     this.origins = origins;
@@ -341,14 +350,15 @@ final class Snapshot implements ExceptionStore.Host {
       return false;
     }
     long last = (Math.min(end, sectors) - 1) >>> shift;
-    boolean waiting = false;
-    for (long c = first >>> shift; c <= last; c++) {
-      Pending start = null;
-      boolean invalidated = false;
-      synchronized (lock) {
-        if (!valid || merging) {
-          return waiting;
-        }
+    Pending newest = null;
+    List<Pending> starts = null;
+    boolean invalidated = false;
+    synchronized (lock) {
+      if (!valid || merging) {
+        return false;
+      }
+      // The whole range at once: its new exceptions get consecutive COW chunks, copied together.
+      for (long c = first >>> shift; c <= last; c++) {
         Pending pe = pendingOf(c);
         if (pe == null) {
           if (complete.get(c) != ChunkTable.ABSENT) {
@@ -356,61 +366,113 @@ final class Snapshot implements ExceptionStore.Host {
           }
           pe = newPending(c);
           if (pe == null) {
-            if (closing) {
-              return waiting;
-            }
-            invalidated = invalidate();
+            invalidated = !closing && invalidate();
+            newest = null;
+            break;
           }
         }
-        if (pe != null) {
-          if (r != null && !waiting) {
-            pe.originWrites.add(r);
+        // Exceptions finish in the order they were allocated: waiting for the newest one the
+        // range needs is waiting for them all.
+        if (newest == null || pe.sequence > newest.sequence) {
+          newest = pe;
+        }
+        if (!pe.started) {
+          pe.started = true;
+          if (starts == null) {
+            starts = new ArrayList<>();
           }
-          waiting = true;
-          if (!pe.started) {
-            pe.started = true;
-            start = pe;
-          }
+          starts.add(pe);
         }
       }
-      if (invalidated) {
-        dropped();
-        return waiting;
-      }
-      if (start != null) {
-        startCopy(start);
+      if (newest != null && r != null) {
+        newest.originWrites.add(r);
       }
     }
-    return waiting;
+    if (starts != null) {
+      startCopies(starts);
+    }
+    if (invalidated) {
+      dropped();
+    }
+    return newest != null;
   }
 
-  /** Copies the origin chunk of {@code pe} into its COW chunk with a holder's copier. */
+  /** Starts the copies of {@code pes}, one per run of chunks consecutive on both devices. */
+  private void startCopies(List<Pending> pes) {
+    int from = 0;
+    for (int i = 1; i <= pes.size(); i++) {
+      if (i == pes.size() || pes.get(i).oldChunk != pes.get(i - 1).oldChunk + 1
+          || pes.get(i).newChunk != pes.get(i - 1).newChunk + 1) {
+        startCopy(pes.subList(from, i));
+        from = i;
+      }
+    }
+  }
+
+  /** Copies the origin chunk of {@code pe} into its COW chunk. */
   void startCopy(Pending pe) {
-    long from = pe.oldChunk << shift;
-    long n = Math.min(chunkSize, origin.sizeInSectors() - from);
+    startCopy(List.of(pe));
+  }
+
+  /**
+   * Copies the origin chunks of {@code run} (consecutive on both devices) into the COW device
+   * with a holder's copier, now or when one of the copies in flight ends.
+   */
+  private void startCopy(List<Pending> run) {
+    synchronized (toCopy) {
+      if (copying >= COPIES_IN_FLIGHT) {
+        toCopy.add(run);
+        return;
+      }
+      copying++;
+    }
+    copy(run);
+  }
+
+  private void copy(List<Pending> run) {
+    Pending first = run.getFirst();
+    long from = first.oldChunk << shift;
+    long n = Math.min(run.size() * chunkSize, origin.sizeInSectors() - from);
     Holder h = enter();
     if (h == null) {
-      copied(pe, true);
+      copyEnded(run, true);
       return;
     }
     if (n <= 0) {
       h.end();
-      copied(pe, false);
+      copyEnded(run, false);
       return;
     }
     Region src = new Region(origin, from, n);
-    Region[] dst = {new Region(cow, pe.newChunk << shift, n)};
+    Region[] dst = {new Region(cow, first.newChunk << shift, n)};
     try {
       h.copier.copy(src, dst, 1, (readFailed, writeErrors, cancelled) -> {
         try {
-          copied(pe, readFailed || writeErrors != 0 || cancelled);
+          copyEnded(run, readFailed || writeErrors != 0 || cancelled);
         } finally {
           h.end();
         }
       });
     } catch (RuntimeException e) {
       h.end();
-      copied(pe, true);
+      copyEnded(run, true);
+    }
+  }
+
+  /** A copy slot is free again: the next run waiting takes it. */
+  private void copyEnded(List<Pending> run, boolean error) {
+    List<Pending> next;
+    synchronized (toCopy) {
+      next = toCopy.poll();
+      if (next == null) {
+        copying--;
+      }
+    }
+    for (Pending pe : run) {
+      copied(pe, error);
+    }
+    if (next != null) {
+      copy(next);
     }
   }
 
