@@ -5,8 +5,10 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Deque;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -81,19 +83,19 @@ final class SnapshotCommand implements Callable<Integer> {
       String originLine = "0 " + sectors + " snapshot-origin " + real;
       // As LVM: the origin holds still while the snapshot goes live under it.
       steps.run("suspend", origin);
-      steps.resumeOnFailure = origin;
+      steps.undo("resume", origin);
       if (fresh) {
         steps.run("create", realName, "false", String.join("\n", table));
-        steps.removeOnFailure.add(realName);
+        steps.undo("remove", realName, "false");
       }
       steps.run("create", name, "false", snapshot);
-      steps.removeOnFailure.addFirst(name);
+      steps.undo("remove", name, "false");
       if (fresh) {
         steps.run("load", origin, originLine);
+        steps.undo("clear", origin);
       }
-      steps.resumeOnFailure = null;
-      steps.removeOnFailure.clear();
       steps.run("resume", origin);
+      steps.done();
       if (fresh) {
         table.forEach(l -> print(realName, l));
       }
@@ -177,11 +179,13 @@ final class SnapshotCommand implements Callable<Integer> {
       String mergeLine = "0 " + sectors + " snapshot-merge "
           + String.join(" ", w.subList(3, w.size()));
       steps.run("suspend", originName);
-      steps.resumeOnFailure = originName;
+      steps.undo("resume", originName);
       steps.run("remove", snapshotName, "false");
+      steps.undo("create", snapshotName, "false", table.getFirst());
       steps.run("load", originName, mergeLine);
-      steps.resumeOnFailure = null;
+      steps.undo("clear", originName);
       steps.run("resume", originName);
+      steps.done();
       print(originName, mergeLine);
       awaitMerged(originName);
       // The merge is done: the origin gets its own table again.
@@ -193,10 +197,11 @@ final class SnapshotCommand implements Callable<Integer> {
       List<String> own = others || realName == null
           ? List.of("0 " + sectors + " snapshot-origin " + real) : table(realName);
       steps.run("suspend", originName);
-      steps.resumeOnFailure = originName;
+      steps.undo("resume", originName);
       steps.run("load", originName, String.join("\n", own));
-      steps.resumeOnFailure = null;
+      steps.undo("clear", originName);
       steps.run("resume", originName);
+      steps.done();
       own.forEach(l -> print(originName, l));
       if (!others && realName != null && realName.equals(originName + "-real")) {
         steps.run("remove", realName, "false");
@@ -277,21 +282,29 @@ final class SnapshotCommand implements Callable<Integer> {
 
   /** The verbs sent so far, and how to take them back when a later one fails. */
   private final class Steps {
-    String resumeOnFailure;
-    final List<String> removeOnFailure = new ArrayList<>();
+    private final Deque<List<String>> undo = new ArrayDeque<>();
 
     void run(String verb, String... args) throws IOException, Failed {
       ok(verb, args);
     }
 
-    /** Undoes what it can, says why it stopped; returns the exit code. */
+    /** What takes the last step back, run (newest first) when a later step fails. */
+    void undo(String verb, String... args) {
+      List<String> call = new ArrayList<>(List.of(verb));
+      call.addAll(List.of(args));
+      undo.push(call);
+    }
+
+    /** The steps so far stand. */
+    void done() {
+      undo.clear();
+    }
+
+    /** Takes back what it can, says why it stopped; returns the exit code. */
     int undo(Failed f) throws IOException {
-      for (String device : removeOnFailure) {
-        ControlClient.call(jdm.runtimeDir(), "remove", List.of(device, "false"));
-      }
-      if (resumeOnFailure != null) {
-        ControlClient.call(jdm.runtimeDir(), "clear", List.of(resumeOnFailure));
-        ControlClient.call(jdm.runtimeDir(), "resume", List.of(resumeOnFailure));
+      while (!undo.isEmpty()) {
+        List<String> call = undo.pop();
+        ControlClient.call(jdm.runtimeDir(), call.getFirst(), call.subList(1, call.size()));
       }
       jdm.err().print(f.reply.err());
       jdm.err().flush();

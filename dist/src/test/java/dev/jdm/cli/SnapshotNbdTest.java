@@ -188,6 +188,25 @@ class SnapshotNbdTest {
     assertEquals("0 " + SECTORS + " snapshot Invalid", status("po"));
   }
 
+  @Test
+  void aFailedStepIsTakenBack() throws Exception {
+    String table = "0 " + SECTORS + " linear " + image + " 0\n";
+    d.jdm("create", "taken", "--table", "0 8 zero").ok();
+    CliResult r = d.jdm("snapshot", "taken", "base", "--cow", dir.resolve("cow").toString(),
+        "--size", "8M");
+    assertTrue(r.failed().startsWith("jdm: taken: "), r.err());
+    assertEquals(table, d.jdm("table", "base").ok(), "the origin keeps its table");
+    String info = d.jdm("info", "base").ok();
+    assertTrue(info.matches("(?s).*State:\\s+ACTIVE\n.*Tables present:\\s+LIVE\n.*"), info);
+    assertEquals(List.of("base", "taken"), d.jdm("ls").ok().lines()
+        .map(l -> l.split("\t")[0]).sorted().toList(), "no base-real left");
+    assertEquals("jdm: " + dir.resolve("none") + ": No such file (give --size to create it)",
+        d.jdm("snapshot", "s", "base", "--cow", dir.resolve("none").toString()).failed());
+    assertEquals(2, d.jdm("snapshot", "s", "base", "--cow", dir.resolve("c").toString(),
+        "--size", "8M", "--chunk", "3").code());
+    assertEquals("jdm: base: not a snapshot", d.jdm("snapshot", "merge", "base").failed());
+  }
+
   private String event(String device) {
     return d.jdm("info", device).ok().lines().filter(l -> l.startsWith("Event number"))
         .findFirst().orElseThrow();
