@@ -31,7 +31,7 @@ import picocli.CommandLine.ScopeType;
  */
 @Command(name = "jdm", mixinStandardHelpOptions = true, versionProvider = Jdm.Version.class,
     subcommands = {ServeCommand.class, TraceCommand.class, PluginCommand.class,
-        SnapshotCommand.class},
+        SnapshotCommand.class, LuksCommand.class},
     description = "The Linux device-mapper in user space. 'jdm serve' runs the daemon; the other"
         + " commands are dmsetup's, talking to it.")
 public final class Jdm implements Callable<Integer> {
@@ -55,6 +55,10 @@ public final class Jdm implements Callable<Integer> {
 
   PrintStream out() {
     return out;
+  }
+
+  InputStream in() {
+    return in;
   }
 
   PrintStream err() {
@@ -170,10 +174,13 @@ public final class Jdm implements Callable<Integer> {
       @Parameters(arity = "0..1", paramLabel = "NAME", description = "The device's name.")
           String name,
       @Option(names = "--inactive", description = "The inactive table instead of the live one.")
-          boolean inactive) throws IOException {
+          boolean inactive,
+      @Option(names = "--showkeys", description = "Show the keys of crypt targets; without it they"
+          + " are shown as zeros, as dmsetup does.") boolean showKeys) throws IOException {
     List<String> args = new ArrayList<>(List.of(Boolean.toString(inactive)));
     Optional.ofNullable(name).ifPresent(args::add);
-    return send("table", args);
+    Reply r = ControlClient.call(runtimeDir(), "table", args);
+    return print(showKeys ? r : new Reply(r.exitCode(), CryptKeys.hide(r.out()), r.err()));
   }
 
   @Command(name = "status", mixinStandardHelpOptions = true,

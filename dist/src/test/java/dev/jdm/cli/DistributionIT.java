@@ -37,12 +37,13 @@ class DistributionIT {
     assertTrue(Files.isRegularFile(home.resolve("README.md")));
 
     String v = System.getProperty("jdm.version");
-    assertEquals(List.of("jdm-target-error-" + v + ".jar", "jdm-target-hello-" + v + ".jar",
+    assertEquals(List.of("jdm-target-crypt-" + v + ".jar", "jdm-target-error-" + v + ".jar",
+        "jdm-target-hello-" + v + ".jar",
         "jdm-target-linear-" + v + ".jar", "jdm-target-striped-" + v + ".jar",
         "jdm-target-zero-" + v + ".jar"), names(home.resolve("plugins")));
     List<String> lib = names(home.resolve("lib"));
     for (String jar : List.of("jdm-dist-" + v, "jdm-kernel-" + v, "jdm-spi-" + v, "picocli-",
-        "config-", "slf4j-api-", "logback-classic-", "pf4j-")) {
+        "config-", "slf4j-api-", "logback-classic-", "pf4j-", "jdm-luks-" + v, "bcprov-")) {
       assertTrue(lib.stream().anyMatch(n -> n.startsWith(jar)), jar + " in lib: " + lib);
     }
     assertTrue(lib.stream().noneMatch(n -> n.startsWith("jdm-target-")),

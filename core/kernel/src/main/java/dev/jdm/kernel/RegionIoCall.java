@@ -64,8 +64,8 @@ final class RegionIoCall {
         case READ, WRITE -> r.prepare(op, flags, region.sector(), (int) bytes,
             i == 0 ? data : leg.duplicateOf(data), dataOffset, leg);
         case FLUSH -> r.prepareRange(op, flags, 0, 0, leg);
-        case DISCARD, WRITE_ZEROES -> r.prepareRange(op, flags, region.sector(), region.sectors(),
-            leg);
+        case DISCARD, WRITE_ZEROES -> r.prepareRange(op, flags, region.sector(),
+            region.sectors() << IoRequest.SECTOR_SHIFT, leg);
       }
       leg.submit(region.device());
     }

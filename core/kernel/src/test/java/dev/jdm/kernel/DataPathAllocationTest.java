@@ -8,7 +8,6 @@ import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.IoStatus;
 import java.io.RandomAccessFile;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Set;
@@ -37,20 +36,14 @@ class DataPathAllocationTest {
       IoStatus[] last = new IoStatus[1];
       IoCompletion done = r -> last[0] = r.status();
       IoRequest req = new IoRequest();
-      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
       int rounds = 200_000;
-      long before = 0;
-      for (int i = 0; i < 2 * rounds; i++) {
-        if (i == rounds) {
-          before = mx.getCurrentThreadAllocatedBytes();
-        }
+      long perRequest = Allocations.perCall(rounds, i -> {
         IoOp op = (i & 1) == 0 ? IoOp.WRITE : IoOp.READ;
         d.submit(req.prepare(op, 0, (i * 8L) % 4088, 4096, buf, 0, done));
         if (last[0] != IoStatus.OK) {
           throw new AssertionError("request " + i + " ended " + last[0]);
         }
-      }
-      long perRequest = (mx.getCurrentThreadAllocatedBytes() - before) / rounds;
+      });
       assertTrue(perRequest < 8, "allocated " + perRequest + " bytes per request");
       assertEquals(2 * rounds, d.stats().reads() + d.stats().writes());
     }

@@ -7,7 +7,6 @@ import dev.jdm.spi.DeviceIo;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoStatus;
 import dev.jdm.spi.Region;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -38,13 +37,8 @@ class RegionIoAllocationTest {
         }
         calls[0]++;
       };
-      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
       int rounds = 100_000;
-      long before = 0;
-      for (int i = 0; i < 2 * rounds; i++) {
-        if (i == rounds) {
-          before = mx.getCurrentThreadAllocatedBytes();
-        }
+      long perCall = Allocations.perCall(rounds, i -> {
         long sector = (i * 8L) % 8184;
         if ((i & 1) == 0) {
           three[0].set(t.dev, sector, 8);
@@ -55,8 +49,7 @@ class RegionIoAllocationTest {
           one[0].set(t.copyTo.get(1), sector, 8);
           io.submit(IoOp.READ, 0, one, 1, buf, 0, done);
         }
-      }
-      long perCall = (mx.getCurrentThreadAllocatedBytes() - before) / rounds;
+      });
       assertTrue(perCall < 8, "allocated " + perCall + " bytes per call");
       assertEquals(2L * rounds, calls[0]);
     }

@@ -26,7 +26,13 @@ public final class BlockIo {
   public IoStatus write(long sector, byte[] data) {
     ByteBuffer b = ByteBuffer.allocateDirect(data.length);
     b.put(0, data);
-    return run(IoOp.WRITE, 0, sector, data.length, b);
+    IoStatus s = run(IoOp.WRITE, 0, sector, data.length, b);
+    // The submitter's buffer is the client's data: a target never changes it.
+    if (b.duplicate().clear().mismatch(ByteBuffer.wrap(data)) != -1) {
+      throw new AssertionError("the write of " + data.length + " bytes at sector " + sector
+          + " on " + device.path() + " changed the submitter's buffer");
+    }
+    return s;
   }
 
   /** Reads {@code bytes} bytes at {@code sector}; throws if the read fails. */
