@@ -124,11 +124,17 @@ class SnapshotExt4Test {
     return b;
   }
 
+  /** A loop device over base, formatted ext4. */
+  private String mkfs() throws Exception {
+    String loop = losetup("base", false);
+    ok("mkfs.ext4", "-q", loop);
+    return loop;
+  }
+
   @Test
   void aSnapshotTakenDuringAFileCopyChecksClean() throws Exception {
     start("");
-    String loop = losetup("base", false);
-    ok("mkfs.ext4", "-q", loop);
+    String loop = mkfs();
     Path fs = mount(loop, "base-fs");
     Path source = dir.resolve("source.bin");
     Files.write(source, random(24 << 20, 1));
@@ -170,8 +176,7 @@ class SnapshotExt4Test {
   void aMergeRunsWhileTheOriginIsMounted() throws Exception {
     // A slow copier, so that the merge is still running when the origin is mounted.
     start("kernel.copier.rate = 4M");
-    String loop = losetup("base", false);
-    ok("mkfs.ext4", "-q", loop);
+    String loop = mkfs();
     Path fs = mount(loop, "fs");
     Files.writeString(fs.resolve("a.txt"), "one");
     byte[] keep = random(2 << 20, 2);

@@ -148,6 +148,8 @@ final class Snapshot implements ExceptionStore.Host {
   final Origins.Entry entry;
   final BlockDevice origin;
   final BlockDevice cow;
+  /** What a snapshot target uses: the origin and the COW device. */
+  final List<BlockDevice> devices;
   final boolean persistent;
   final ExceptionStore store;
   /** Sectors of the origin the snapshot covers: origin writes beyond it make no exceptions. */
@@ -205,6 +207,7 @@ final class Snapshot implements ExceptionStore.Host {
     this.entry = entry;
     this.origin = origin;
     this.cow = cow;
+    this.devices = List.of(origin, cow);
     this.persistent = persistent;
     this.store = persistent ? new PersistentStore(cow, tableChunkSize, overflow, this)
         : new TransientStore(cow, tableChunkSize);
@@ -565,6 +568,15 @@ final class Snapshot implements ExceptionStore.Host {
   void track(long chunk) {
     long n = tracked.get(chunk);
     tracked.put(chunk, n == ChunkTable.ABSENT ? 1 : n + 1);
+  }
+
+  /** A request of a snapshot target ended: its chunk is no longer tracked, if it was. */
+  void untrack(Track t) {
+    if (t.chunk >= 0) {
+      long chunk = t.chunk;
+      t.chunk = -1;
+      untrack(chunk);
+    }
   }
 
   /** A tracked request of {@code chunk} ended; the last one lets a finished exception go on. */

@@ -1,6 +1,7 @@
 package dev.jdm.targets.snapshot;
 
 import dev.jdm.spi.Args;
+import dev.jdm.spi.IoOp;
 import dev.jdm.spi.TargetException;
 import java.util.List;
 
@@ -68,10 +69,16 @@ record SnapshotArgs(String origin, String cow, boolean persistent, boolean overf
     return new TargetException("Couldn't create exception store", new TargetException(reason));
   }
 
-  /** The table line's arguments after the devices, for {@code chunkSize} as settled. */
-  String tail(long settledChunkSize) {
-    StringBuilder b = new StringBuilder(persistent ? (overflow ? "PO" : "P") : "N")
-        .append(' ').append(settledChunkSize);
+  /** The ops a target of these arguments takes: DISCARD with {@code discard_zeroes_cow}. */
+  boolean supports(IoOp op) {
+    return op == IoOp.READ || op == IoOp.WRITE || (op == IoOp.DISCARD && discardZeroesCow);
+  }
+
+  /** The TABLE status: the devices as given, the chunk size as the store settled it. */
+  String table(Snapshot s) {
+    StringBuilder b = new StringBuilder(s.origin.path()).append(' ').append(s.cow.path())
+        .append(' ').append(persistent ? (overflow ? "PO" : "P") : "N")
+        .append(' ').append(s.chunkSize);
     int features = (discardZeroesCow ? 1 : 0) + (discardPassdownOrigin ? 1 : 0);
     if (features > 0) {
       b.append(' ').append(features);

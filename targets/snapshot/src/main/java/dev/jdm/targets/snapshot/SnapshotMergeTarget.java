@@ -35,7 +35,6 @@ public final class SnapshotMergeTarget implements Target {
   private final Origins.Attached attached;
   private final Snapshot s;
   private final Snapshot.Holder holder;
-  private final List<BlockDevice> devices;
   private final Object merge = new Object();
   /** Guarded by merge. */
   private boolean running;
@@ -46,7 +45,6 @@ public final class SnapshotMergeTarget implements Target {
     this.attached = attached;
     this.s = attached.snapshot();
     this.holder = attached.holder();
-    this.devices = List.of(s.origin, s.cow);
   }
 
   /** The type registered as {@code snapshot-merge}. */
@@ -116,11 +114,7 @@ public final class SnapshotMergeTarget implements Target {
   @Override
   public EndIoResult endIo(IoRequest r, IoStatus status) {
     Snapshot.Track t = r.targetData();
-    if (t.chunk >= 0) {
-      long chunk = t.chunk;
-      t.chunk = -1;
-      s.untrack(chunk);
-    }
+    s.untrack(t);
     return EndIoResult.DONE;
   }
 
@@ -136,12 +130,12 @@ public final class SnapshotMergeTarget implements Target {
 
   @Override
   public boolean supports(IoOp op) {
-    return op == IoOp.READ || op == IoOp.WRITE || (op == IoOp.DISCARD && args.discardZeroesCow());
+    return args.supports(op);
   }
 
   @Override
   public List<BlockDevice> devices() {
-    return devices;
+    return s.devices;
   }
 
   /** Each time the table goes live the merge (re)starts where it stopped. */
@@ -310,7 +304,7 @@ public final class SnapshotMergeTarget implements Target {
   public String status(StatusType type) {
     return switch (type) {
       case INFO -> s.info(true);
-      case TABLE -> s.origin.path() + " " + s.cow.path() + " " + args.tail(s.chunkSize);
+      case TABLE -> args.table(s);
     };
   }
 }

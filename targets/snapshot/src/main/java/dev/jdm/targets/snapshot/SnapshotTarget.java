@@ -28,14 +28,12 @@ public final class SnapshotTarget implements Target {
   private final Origins.Attached attached;
   private final Snapshot s;
   private final Snapshot.Holder holder;
-  private final List<BlockDevice> devices;
 
   private SnapshotTarget(SnapshotArgs args, Origins.Attached attached) {
     this.args = args;
     this.attached = attached;
     this.s = attached.snapshot();
     this.holder = attached.holder();
-    this.devices = List.of(s.origin, s.cow);
   }
 
   /** The type registered as {@code snapshot}. */
@@ -180,11 +178,7 @@ public final class SnapshotTarget implements Target {
       s.copied(full, !status.ok());
       return EndIoResult.INCOMPLETE; // completed once the exception is committed
     }
-    if (t.chunk >= 0) {
-      long chunk = t.chunk;
-      t.chunk = -1;
-      s.untrack(chunk);
-    }
+    s.untrack(t);
     return EndIoResult.DONE;
   }
 
@@ -200,12 +194,12 @@ public final class SnapshotTarget implements Target {
 
   @Override
   public boolean supports(IoOp op) {
-    return op == IoOp.READ || op == IoOp.WRITE || (op == IoOp.DISCARD && args.discardZeroesCow());
+    return args.supports(op);
   }
 
   @Override
   public List<BlockDevice> devices() {
-    return devices;
+    return s.devices;
   }
 
   @Override
@@ -217,7 +211,7 @@ public final class SnapshotTarget implements Target {
   public String status(StatusType type) {
     return switch (type) {
       case INFO -> s.info(false);
-      case TABLE -> s.origin.path() + " " + s.cow.path() + " " + args.tail(s.chunkSize);
+      case TABLE -> args.table(s);
     };
   }
 
