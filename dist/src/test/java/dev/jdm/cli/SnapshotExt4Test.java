@@ -140,7 +140,7 @@ class SnapshotExt4Test {
     Files.write(source, random(24 << 20, 1));
     // Synchronous writes keep the copy going while the snapshot is taken.
     Process copy = tools.spawn(List.of("dd", "if=" + source, "of=" + fs.resolve("copy.bin"),
-        "bs=256k", "oflag=dsync"), dir.resolve("dd.log"));
+        "bs=64k", "oflag=dsync"), dir.resolve("dd.log"));
     while (copy.isAlive() && !Files.exists(fs.resolve("copy.bin"))) {
       Thread.sleep(20);
     }
@@ -175,7 +175,7 @@ class SnapshotExt4Test {
   @Test
   void aMergeRunsWhileTheOriginIsMounted() throws Exception {
     // A slow copier, so that the merge is still running when the origin is mounted.
-    start("kernel.copier.rate = 4M");
+    start("kernel.copier.rate = 2M");
     String loop = mkfs();
     Path fs = mount(loop, "fs");
     Files.writeString(fs.resolve("a.txt"), "one");
