@@ -97,9 +97,6 @@ interface ExceptionStore {
   /** Sectors of the COW device holding metadata. */
   long metadataSectors();
 
-  /** The store's part of the table line: {@code P 8}, {@code PO 8} or {@code N 8}. */
-  String table();
-
   /** Whether the store can give exceptions back for a merge. */
   default boolean mergeable() {
     return false;

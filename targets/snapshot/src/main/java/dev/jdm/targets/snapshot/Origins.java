@@ -115,7 +115,7 @@ final class Origins {
     }
     e = acquire(origin);
     try {
-      s = new Snapshot(this, e, origin, cow, a.persistent(), a.chunkSize(), a.overflow(), length);
+      s = new Snapshot(this, e, origin, cow, a.persistent(), a.chunkSize(), length);
       MetadataBlocks[] opened = {null};
       boolean valid;
       try {

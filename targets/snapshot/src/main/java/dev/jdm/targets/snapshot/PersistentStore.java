@@ -43,7 +43,6 @@ final class PersistentStore implements ExceptionStore {
 
   private final BlockDevice cow;
   private final long tableChunkSize;
-  private final boolean overflow;
   private final Host host;
 
   // Settled by read(); fixed afterwards.
@@ -67,13 +66,11 @@ final class PersistentStore implements ExceptionStore {
 
   /**
    * @param tableChunkSize the table's chunk size in sectors, 0 to take the header's
-   * @param overflow {@code PO}: the table says user space understands "Overflow"
    * @param host where commits run
    */
-  PersistentStore(BlockDevice cow, long tableChunkSize, boolean overflow, Host host) {
+  PersistentStore(BlockDevice cow, long tableChunkSize, Host host) {
     this.cow = cow;
     this.tableChunkSize = tableChunkSize;
-    this.overflow = overflow;
     this.host = host;
   }
 
@@ -363,10 +360,6 @@ final class PersistentStore implements ExceptionStore {
     return (currentArea + 2) * chunkSize;
   }
 
-  @Override
-  public String table() {
-    return (overflow ? "PO " : "P ") + chunkSize;
-  }
 
   private static int bytes(long sectors) {
     return Math.toIntExact(sectors << IoRequest.SECTOR_SHIFT);

@@ -202,14 +202,14 @@ final class Snapshot implements ExceptionStore.Host {
   private int copying;
 
   Snapshot(Origins origins, Origins.Entry entry, BlockDevice origin, BlockDevice cow,
-      boolean persistent, long tableChunkSize, boolean overflow, long sectors) {
+      boolean persistent, long tableChunkSize, long sectors) {
     this.origins = origins;
     this.entry = entry;
     this.origin = origin;
     this.cow = cow;
     this.devices = List.of(origin, cow);
     this.persistent = persistent;
-    this.store = persistent ? new PersistentStore(cow, tableChunkSize, overflow, this)
+    this.store = persistent ? new PersistentStore(cow, tableChunkSize, this)
         : new TransientStore(cow, tableChunkSize);
     this.sectors = sectors;
     this.complete = new ChunkTable();

@@ -59,8 +59,4 @@ final class TransientStore implements ExceptionStore {
     return 0;
   }
 
-  @Override
-  public String table() {
-    return "N " + chunkSize;
-  }
 }
