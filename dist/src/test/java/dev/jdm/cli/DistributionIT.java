@@ -39,7 +39,8 @@ class DistributionIT {
     String v = System.getProperty("jdm.version");
     assertEquals(List.of("jdm-target-crypt-" + v + ".jar", "jdm-target-error-" + v + ".jar",
         "jdm-target-hello-" + v + ".jar",
-        "jdm-target-linear-" + v + ".jar", "jdm-target-striped-" + v + ".jar",
+        "jdm-target-linear-" + v + ".jar", "jdm-target-snapshot-" + v + ".jar",
+        "jdm-target-striped-" + v + ".jar",
         "jdm-target-zero-" + v + ".jar"), names(home.resolve("plugins")));
     List<String> lib = names(home.resolve("lib"));
     for (String jar : List.of("jdm-dist-" + v, "jdm-kernel-" + v, "jdm-spi-" + v, "picocli-",
