@@ -7,7 +7,6 @@ import dev.jdm.spi.IoOp;
 import dev.jdm.testkit.ExternalTools;
 import java.awt.image.BufferedImage;
 import java.io.RandomAccessFile;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import javax.imageio.ImageIO;
@@ -97,24 +96,8 @@ class TraceMkfsTest {
 
   /** nbdfuse makes the export a file, losetup a block device of it, and mkfs formats that. */
   private void mkfsThroughNbdfuse(ExternalTools tools, String uri) throws Exception {
-    Path mnt = Files.createDirectory(dir.resolve("fuse"));
-    Path pid = dir.resolve("nbdfuse.pid");
-    Path log = dir.resolve("nbdfuse.log");
-    Process fuse = tools.spawn(List.of("nbdfuse", "-P", pid.toString(), mnt + "/disk", uri), log);
-    String loop = null;
-    try {
-      ExternalTools.awaitFile(pid, fuse, 60, log);
-      loop = tools.ok(List.of("losetup", "-f", "--show", mnt + "/disk"), 60).strip();
-      tools.ok(List.of("mkfs.ext4", "-q", "-F", loop), 300);
-    } finally {
-      try {
-        if (loop != null) {
-          tools.run(List.of("losetup", "-d", loop), 60);
-        }
-      } finally {
-        tools.run(List.of("fusermount3", "-u", mnt.toString()), 60);
-        fuse.destroy();
-      }
+    try (LoopOverNbd disk = LoopOverNbd.attach(tools, dir, uri)) {
+      tools.ok(List.of("mkfs.ext4", "-q", "-F", disk.loop), 300);
     }
   }
 }
