@@ -31,7 +31,7 @@ import picocli.CommandLine.ScopeType;
  */
 @Command(name = "jdm", mixinStandardHelpOptions = true, versionProvider = Jdm.Version.class,
     subcommands = {ServeCommand.class, TraceCommand.class, PluginCommand.class,
-        LogWritesCommand.class, LuksCommand.class},
+        SnapshotCommand.class, LogWritesCommand.class, LuksCommand.class},
     description = "The Linux device-mapper in user space. 'jdm serve' runs the daemon; the other"
         + " commands are dmsetup's, talking to it.")
 public final class Jdm implements Callable<Integer> {

@@ -41,7 +41,8 @@ class DistributionIT {
         "jdm-target-dust-" + v + ".jar", "jdm-target-error-" + v + ".jar",
         "jdm-target-flakey-" + v + ".jar", "jdm-target-hello-" + v + ".jar",
         "jdm-target-linear-" + v + ".jar", "jdm-target-log-writes-" + v + ".jar",
-        "jdm-target-striped-" + v + ".jar", "jdm-target-unstriped-" + v + ".jar",
+        "jdm-target-snapshot-" + v + ".jar", "jdm-target-striped-" + v + ".jar",
+        "jdm-target-unstriped-" + v + ".jar",
         "jdm-target-zero-" + v + ".jar"), names(home.resolve("plugins")));
     List<String> lib = names(home.resolve("lib"));
     for (String jar : List.of("jdm-dist-" + v, "jdm-kernel-" + v, "jdm-spi-" + v, "picocli-",

@@ -8,6 +8,7 @@ import dev.jdm.spi.IoStatus;
 import dev.jdm.spi.MapResult;
 import dev.jdm.spi.RequestData;
 import dev.jdm.spi.Target;
+import dev.jdm.spi.TargetContext;
 import dev.jdm.spi.TargetException;
 import dev.jdm.spi.TargetType;
 import java.nio.ByteBuffer;
@@ -48,8 +49,11 @@ public final class TargetHarness implements AutoCloseable {
     this.endIo = type.features().contains(TargetType.Feature.END_IO);
   }
 
-  /** Builds a target of {@code type} from a table line's arguments (split on spaces). */
-  public static TargetHarness create(TargetType type, TestTargetContext ctx, long length,
+  /**
+   * Builds a target of {@code type} from a table line's arguments (split on spaces), usually in a
+   * {@link TestTargetContext}; a test that needs services it leaves out passes its own context.
+   */
+  public static TargetHarness create(TargetType type, TargetContext ctx, long length,
       String args) throws TargetException {
     List<String> words = args.isBlank() ? List.of() : List.of(args.strip().split("\\s+"));
     return new TargetHarness(type, type.create(ctx, length, words), length);
