@@ -3,6 +3,7 @@ package dev.jdm.kernel;
 import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.CopyJob;
 import dev.jdm.spi.IoOp;
+import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.Region;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
@@ -62,7 +63,8 @@ final class CopyTask implements CopyJob {
     long chunks = (sectors + copier.chunkSectors - 1) / copier.chunkSectors;
     this.lanes = new CopyLane[(int) Math.min(copier.lanes, chunks)];
     for (int i = 0; i < lanes.length; i++) {
-      lanes[i] = new CopyLane(this, this.from == null ? null : copier.buffers.take());
+      lanes[i] = new CopyLane(this, this.from == null ? null
+          : copier.buffers.take(sectors << IoRequest.SECTOR_SHIFT));
     }
   }
 

@@ -17,7 +17,7 @@ final class KernelServices implements AutoCloseable {
   final RegionIo io;
   final SharedObjects shared = new SharedObjects();
   private final KernelTimer timer;
-  private final FreeList<ByteBuffer> chunkBuffers;
+  private final ChunkBuffers chunkBuffers;
   private final int workers;
   private final long workerIdleNanos;
   private final long stopTimeoutNanos;
@@ -43,8 +43,8 @@ final class KernelServices implements AutoCloseable {
     this.metadataCacheBlocks = atLeast(k, "metadata.cache-blocks", 1);
     this.io = new RegionIo(poolSize);
     this.timer = new KernelTimer(stopTimeoutNanos);
-    // Enough for two jobs' lanes at once; a FreeList keeps at least 16.
-    this.chunkBuffers = new FreeList<>(2 * chunksInFlight, this::newChunk);
+    // Per size: many small copy-on-write copies at once, or a few whole-chunk jobs' lanes.
+    this.chunkBuffers = new ChunkBuffers(chunkBytes, 64);
   }
 
   private static int atLeast(Config k, String path, int min) {
@@ -59,10 +59,6 @@ final class KernelServices implements AutoCloseable {
   private static ConfigException bad(Config k, String path, String expected) {
     return new ConfigException.BadValue(k.getValue(path).origin(), "jdm.kernel." + path,
         "expected " + expected);
-  }
-
-  private ByteBuffer newChunk() {
-    return ByteBuffer.allocateDirect(chunkBytes);
   }
 
   /** A scheduler for the target at {@code device}. */

@@ -25,7 +25,7 @@ final class TargetCopier implements Copier, AutoCloseable {
   final String device;
   final TargetScheduler scheduler;
   final RegionIo io;
-  final FreeList<ByteBuffer> buffers;
+  final ChunkBuffers buffers;
   final ByteBuffer zeros;
   final int chunkSectors;
   final int lanes;
@@ -36,7 +36,7 @@ final class TargetCopier implements Copier, AutoCloseable {
   private final AtomicLong nextSlot = new AtomicLong();
   private volatile boolean closed;
 
-  TargetCopier(String device, TargetScheduler scheduler, RegionIo io, FreeList<ByteBuffer> buffers,
+  TargetCopier(String device, TargetScheduler scheduler, RegionIo io, ChunkBuffers buffers,
       ByteBuffer zeros, int chunkBytes, int lanes, long rate, long stopTimeoutNanos) {
     this.device = device;
     this.scheduler = scheduler;
