@@ -50,8 +50,9 @@ class RemoteBackingTest {
         Nbdkit kitB = Nbdkit.start(fx.dir, "b", List.of("file", b.toString()))) {
       fx.create("stripe", "0 1048576 striped 2 128 " + kitA.uri() + " 0 " + kitB.uri() + " 0",
           false);
-      assertEquals(List.of(kitA.uri() + " connected, 2 connection(s)",
-          kitB.uri() + " connected, 2 connection(s)"), fx.mapper.remoteStatus("stripe"));
+      List<String> bothUp = List.of(kitA.uri() + " connected, 2 connection(s)",
+          kitB.uri() + " connected, 2 connection(s)");
+      assertEquals(bothUp, awaitStatus("stripe", bothUp));
       Path log = fx.dir.resolve("fio.log");
       Process fio = fx.spawn(List.of("sh", "-c", fio("stripe", fx.uri("stripe"), "384M")), log);
       Thread.sleep(1500);
@@ -80,9 +81,19 @@ class RemoteBackingTest {
       assertEquals(0, fio.exitValue(), out);
       assertTrue(out.contains("err= 0") && !out.contains("verify:") && !out.contains("bad magic"),
           out);
-      assertEquals(List.of(kitA.uri() + " connected, 2 connection(s)",
-          kitB.uri() + " connected, 2 connection(s)"), fx.mapper.remoteStatus("stripe"));
+      assertEquals(bothUp, awaitStatus("stripe", bothUp));
     }
+  }
+
+  /** The device's remote status once it is {@code want}, or as it is after 20 s. */
+  private List<String> awaitStatus(String device, List<String> want) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    List<String> now = fx.mapper.remoteStatus(device);
+    while (!now.equals(want) && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+      now = fx.mapper.remoteStatus(device);
+    }
+    return now;
   }
 
   @Test
