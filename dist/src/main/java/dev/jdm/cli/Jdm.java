@@ -132,13 +132,19 @@ public final class Jdm implements Callable<Integer> {
   }
 
   @Command(name = "remove", mixinStandardHelpOptions = true,
-      description = "Remove device NAME (as 'dmsetup remove').")
+      description = "Remove device NAME (as 'dmsetup remove'). A device that is open (by a FUSE"
+          + " open of its file or a loop device over it, an NBD client, another device's table:"
+          + " 'jdm info' shows the open count) is refused with 'Device or resource busy'.")
   int remove(
       @Parameters(paramLabel = "NAME", description = "The device's name.") String name,
       @Option(names = {"-f", "--force"},
-          description = "Remove it even when other devices use it or its I/O does not drain.")
-          boolean force) throws IOException {
-    return send("remove", List.of(name, Boolean.toString(force)));
+          description = "If it is open, make all its I/O fail at once and remove it when its"
+              + " last user closes it; if not, remove it even when its I/O does not drain.")
+          boolean force,
+      @Option(names = "--deferred",
+          description = "If it is open, remove it when its last user closes it; it works until"
+              + " then.") boolean deferred) throws IOException {
+    return send("remove", List.of(name, Boolean.toString(force), Boolean.toString(deferred)));
   }
 
   @Command(name = "clear", mixinStandardHelpOptions = true,

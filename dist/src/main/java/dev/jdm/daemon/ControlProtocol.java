@@ -25,7 +25,7 @@ import java.util.List;
  * <pre>
  * create  NAME READONLY [TABLE]     READONLY is true|false; no TABLE: a device without a table
  * load    NAME TABLE                into the inactive slot (reload is the same verb)
- * remove  NAME FORCE                FORCE is true|false
+ * remove  NAME FORCE [DEFERRED]     true|false each; an open device is refused without either
  * clear | suspend | resume  NAME
  * table   INACTIVE [NAME]           INACTIVE is true|false; no NAME: every device
  * status  [NAME]                   with NAME: also the device's counters and trace state

@@ -71,9 +71,14 @@ final class BackingDevices implements AutoCloseable {
       throw new TargetException("Device lookup failed: " + MAPPER_PREFIX + name
           + ": device is read-only");
     }
+    try {
+      d.hold();
+    } catch (DmException gone) {
+      throw new TargetException("Device lookup failed: " + MAPPER_PREFIX + name
+          + ": no such jdm device");
+    }
     Entry e = byKey.getOrDefault(MAPPER_PREFIX + name, new Entry(MAPPER_PREFIX + name, d, 0));
     keep(e);
-    d.opened(1);
     return d;
   }
 
@@ -89,7 +94,7 @@ final class BackingDevices implements AutoCloseable {
       return;
     }
     if (device instanceof MappedDevice m) {
-      m.opened(-1);
+      m.unhold();
     }
     if (e.refs() > 1) {
       byKey.put(key, new Entry(key, device, e.refs() - 1));

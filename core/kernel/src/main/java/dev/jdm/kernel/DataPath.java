@@ -38,6 +38,8 @@ final class DataPath {
   private final Object drained = new Object();
   private final DeviceStats stats = new DeviceStats();
   private volatile IoTracer tracer;
+  /** The last gone lower device reported, so the log says it once, not per request. */
+  private volatile MappedDevice reportedGone;
 
   DataPath(MappedDevice device, FreeList<Clone> clones, FreeList<DmIo> ios, boolean readOnly) {
     this.device = device;
@@ -82,7 +84,7 @@ final class DataPath {
 
   private IoStatus check(Table t, IoRequest r) {
     IoOp op = r.op();
-    if (t == null) {
+    if (t == null || t.failing) {
       return IoStatus.EIO;
     }
     if (readOnly && op.changesData()) {
@@ -193,7 +195,10 @@ final class DataPath {
     switch (res) {
       case REMAPPED -> {
         BlockDevice d = piece.device();
-        if (d == null || piece.sector() < 0
+        if (d instanceof MappedDevice lower && lower.gone()) {
+          lowerGone(s, lower);
+          piece.complete(IoStatus.EIO);
+        } else if (d == null || piece.sector() < 0
             || (piece.op() != IoOp.FLUSH && piece.sector() > d.sizeInSectors() - piece.sectors())) {
           LOG.error("{}: {}: remapped outside its device: {}", device.name(), s.typeName, piece);
           piece.complete(IoStatus.EIO);
@@ -217,6 +222,15 @@ final class DataPath {
         c.recycle();
         io.release();
       }
+    }
+  }
+
+  /** Says once per lower device that a stacked device it maps to is gone. */
+  private void lowerGone(Segment s, MappedDevice lower) {
+    if (reportedGone != lower) {
+      reportedGone = lower;
+      LOG.warn("{}: {}: lower device {} is gone ({}); its I/O fails", device.name(), s.typeName,
+          lower.path(), lower.removed() ? "removed" : "removed with --force, still open");
     }
   }
 

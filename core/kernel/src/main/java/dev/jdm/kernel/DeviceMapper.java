@@ -160,14 +160,44 @@ public final class DeviceMapper implements AutoCloseable {
   }
 
   /**
-   * Removes the device ({@code dmsetup remove}): refused while another device's table uses it,
-   * unless forced.
+   * Removes the device ({@code dmsetup remove}): refused while it is open (by another device's
+   * table, a FUSE open of its file, an NBD client), unless forced.
    */
   public void remove(String name, boolean force) throws DmException {
+    remove(name, force, false);
+  }
+
+  /**
+   * Removes the device, or marks it to be removed when its last user closes it: {@code dmsetup
+   * remove [--force] [--deferred]}. While it is open, a plain remove is refused with "Device or
+   * resource busy"; {@code deferred} leaves it working until the last close; {@code force} makes all
+   * its I/O fail at once and removes it at the last close.
+   *
+   * @return true when it is gone now, false when it goes at its last close
+   */
+  public boolean remove(String name, boolean force, boolean deferred) throws DmException {
     MappedDevice d = get(name);
-    d.remove(force);
-    devices.remove(name, d);
-    LOG.info("{}: removed", name);
+    if (!d.remove(force, deferred)) {
+      LOG.info("{}: open; {}removed when its last user closes it", name,
+          force ? "failing all I/O now, " : "");
+      return false;
+    }
+    removed(d);
+    return true;
+  }
+
+  /** The last user of a device marked for deferred removal closed it: remove it, off its thread. */
+  void removeDeferred(MappedDevice d) {
+    Thread.ofVirtual().name("jdm-remove-" + d.name()).start(() -> {
+      if (d.removeIfUnused()) {
+        removed(d);
+      }
+    });
+  }
+
+  private void removed(MappedDevice d) {
+    devices.remove(d.name(), d);
+    LOG.info("{}: removed", d.name());
     for (DeviceListener l : listeners) {
       l.removed(d);
     }
@@ -184,19 +214,17 @@ public final class DeviceMapper implements AutoCloseable {
     return backing.openCount();
   }
 
-  /** Removes every device, users before the devices they stack on, then closes the rest. */
+  /**
+   * Removes every device whoever has it open, users before the devices they stack on, then closes
+   * the rest.
+   */
   @Override
   public void close() {
     while (!devices.isEmpty()) {
       List<MappedDevice> order = new ArrayList<>(devices.values());
-      order.sort((a, b) -> Integer.compare(a.info().openCount(), b.info().openCount()));
-      MappedDevice d = order.getFirst();
-      try {
-        remove(d.name(), true);
-      } catch (DmException e) {
-        LOG.warn("{}", e.getMessage());
-        devices.remove(d.name());
-      }
+      MappedDevice d = order.stream().filter(m -> !m.held()).findFirst().orElse(order.getFirst());
+      d.destroy();
+      removed(d);
     }
     backing.close();
   }

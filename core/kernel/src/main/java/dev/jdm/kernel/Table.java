@@ -33,12 +33,20 @@ final class Table implements AutoCloseable {
   final BlockDevice[] flushDevices;
   /** One segment that takes FLUSH: a WRITE's PREFLUSH goes to its map unchanged. */
   final boolean takesPreflush;
+  /** The state of a device removed with --force while open: every request fails with EIO. */
+  final boolean failing;
 
   private Table(Segment[] segments, boolean readOnly) {
+    this(segments, readOnly, segments.length == 0 ? 0 : segments[segments.length - 1].end(),
+        false);
+  }
+
+  private Table(Segment[] segments, boolean readOnly, long size, boolean failing) {
     this.segments = segments;
     this.readOnly = readOnly;
+    this.failing = failing;
     this.starts = Arrays.stream(segments).mapToLong(s -> s.start).toArray();
-    this.size = segments.length == 0 ? 0 : segments[segments.length - 1].end();
+    this.size = size;
     Set<BlockDevice> devs = new LinkedHashSet<>();
     Set<BlockDevice> flushDevs = new LinkedHashSet<>();
     List<Segment> flushSegs = new ArrayList<>();
@@ -60,6 +68,15 @@ final class Table implements AutoCloseable {
     this.takesPreflush = segments.length == 1 && segments[0].flush;
     this.limits = l;
     this.discard = d;
+  }
+
+  /**
+   * A table of no targets that fails every request and keeps the device's size: what a device
+   * removed with --force has until its last user closes it. The kernel loads an {@code error}
+   * table there; jdm's core names no target, so the data path fails the requests itself.
+   */
+  static Table failing(long size) {
+    return new Table(new Segment[0], true, size, true);
   }
 
   /**

@@ -9,6 +9,7 @@ import dev.jdm.fuse.proto.FuseSession;
 import dev.jdm.fuse.proto.FuseWire;
 import dev.jdm.fuse.proto.LinuxCalls;
 import dev.jdm.kernel.DeviceListener;
+import dev.jdm.kernel.DmException;
 import dev.jdm.kernel.MappedDevice;
 import dev.jdm.spi.ExtentSink;
 import dev.jdm.spi.IoOp;
@@ -56,6 +57,9 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
   private final ReentrantLock partialWrites = new ReentrantLock();
   private final ConcurrentHashMap<Long, List<Node>> listings = new ConcurrentHashMap<>();
   private final AtomicLong listingIds = new AtomicLong(1);
+  /** The device of each open file handle, to release it once at RELEASE. */
+  private final ConcurrentHashMap<Long, MappedDevice> open = new ConcurrentHashMap<>();
+  private final AtomicLong handles = new AtomicLong(1);
   private volatile FuseSession session;
 
   /** A file system whose names and attributes the kernel may cache for {@code attrNanos}. */
@@ -240,8 +244,9 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
 
   /**
    * Opens a device file with direct I/O (the kernel keeps no copy of device data) and parallel
-   * direct writes. The handle is the node id shifted left, with bit 0 set for a write open.
-   * O_TRUNC is refused: it would be a request to empty the device.
+   * direct writes, and counts it as an open of the device (a loop device attached to the file
+   * holds one), so the device cannot be removed under it. The handle is a number of this open,
+   * with bit 0 set for a write open. O_TRUNC is refused: it would be a request to empty the device.
    */
   @Override
   public void open(FuseRequest r, long node, int flags) {
@@ -263,8 +268,33 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
       r.replyError(Errno.EROFS);
       return;
     }
-    r.replyOpen(node << 1 | (write ? 1 : 0),
-        FuseWire.FOPEN_DIRECT_IO | FuseWire.FOPEN_PARALLEL_DIRECT_WRITES);
+    try {
+      n.device.open();
+    } catch (DmException removed) {
+      r.replyError(Errno.ENXIO);
+      return;
+    }
+    long fh = handles.getAndIncrement() << 1 | (write ? 1 : 0);
+    open.put(fh, n.device);
+    if (!r.replyOpen(fh, FuseWire.FOPEN_DIRECT_IO | FuseWire.FOPEN_PARALLEL_DIRECT_WRITES)) {
+      // The opener was interrupted and will never use the handle, nor release it.
+      release(fh);
+    }
+  }
+
+  /** Closes one open of a device, once. */
+  private void release(long fh) {
+    MappedDevice d = open.remove(fh);
+    if (d != null) {
+      d.release();
+    }
+  }
+
+  /** Closes the opens the kernel will not release any more: the mount is going away. */
+  void releaseAll() {
+    for (Long fh : List.copyOf(open.keySet())) {
+      release(fh);
+    }
   }
 
   private static DeviceIo io(FuseRequest r) {
@@ -276,11 +306,18 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
     return io;
   }
 
-  /** The device file of {@code node}, or null after replying ENOENT. */
+  /**
+   * The device file of {@code node} for I/O, or null after replying: ENOENT for no such node,
+   * ENODEV when its device was removed (a file kept open must never reach a device created later
+   * under the same name, nor pretend to be an empty file).
+   */
   private static Node file(DeviceTree tree, FuseRequest r, long node) {
     Node n = tree.byId(node);
     if (n == null) {
       r.replyError(node == DeviceTree.ROOT ? Errno.EISDIR : Errno.ENOENT);
+    } else if (n.removed || n.device.removed()) {
+      r.replyError(Errno.ENODEV);
+      return null;
     }
     return n;
   }
@@ -424,6 +461,7 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
 
   @Override
   public void release(FuseRequest r, long node, long fh) {
+    release(fh);
     r.replyOk();
   }
 

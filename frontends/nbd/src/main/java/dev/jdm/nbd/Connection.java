@@ -732,6 +732,10 @@ final class Connection implements Runnable {
   private void close() {
     if (closed.compareAndSet(false, true)) {
       transport.close();
+      Session s = session;
+      if (s != null) {
+        s.device().release();
+      }
       LOG.debug("{}: closed", peer);
     }
   }

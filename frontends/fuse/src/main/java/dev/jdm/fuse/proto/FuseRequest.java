@@ -228,7 +228,8 @@ public final class FuseRequest {
     send(0, 0);
   }
 
-  private void send(int error, int bodyLength) {
+  /** @return whether the kernel took the reply (false: the request was interrupted meanwhile) */
+  private boolean send(int error, int bodyLength) {
     int header = outBody - FuseWire.OUT_HEADER;
     int total = FuseWire.OUT_HEADER + bodyLength;
     buffer.set(INT, header + FuseWire.OUT_LEN, total);
@@ -241,6 +242,7 @@ public final class FuseRequest {
       throw new IllegalStateException("reply to " + FuseWire.opName(opcode) + " failed: "
           + LinuxCalls.describe((int) -n));
     }
+    return n >= 0;
   }
 
   // ------------------------------------------------------------ typed replies
@@ -284,12 +286,17 @@ public final class FuseRequest {
     reply(FuseWire.ATTR_OUT_SIZE);
   }
 
-  /** Answers OPEN and OPENDIR with a handle and FOPEN_* flags. */
-  public void replyOpen(long fh, int openFlags) {
+  /**
+   * Answers OPEN and OPENDIR with a handle and FOPEN_* flags.
+   *
+   * @return whether the kernel took it; if not, the opener was interrupted and the handle will
+   *     never be used or released
+   */
+  public boolean replyOpen(long fh, int openFlags) {
     clearOut(FuseWire.OPEN_OUT_SIZE);
     outLong(0, fh);
     outInt(8, openFlags);
-    reply(FuseWire.OPEN_OUT_SIZE);
+    return send(0, FuseWire.OPEN_OUT_SIZE);
   }
 
   /** Answers WRITE with the count of bytes written. */
