@@ -2,6 +2,7 @@ package dev.jdm.kernel;
 
 import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.IoLimits;
+import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.Target;
 import dev.jdm.spi.TargetException;
@@ -19,6 +20,9 @@ import java.util.stream.Collectors;
  * devices.
  */
 final class Table implements AutoCloseable {
+  /** The most sectors a device may have: its size in bytes must fit in a signed 64-bit number. */
+  static final long MAX_SECTORS = Long.MAX_VALUE >>> IoRequest.SECTOR_SHIFT;
+
   final Segment[] segments;
   private final long[] starts;
   final long size;
@@ -103,8 +107,9 @@ final class Table implements AutoCloseable {
           throw new DmException(prefix + "Gap in table: segment starts at " + line.start()
               + ", previous one ends at " + next + where);
         }
-        if (line.start() + line.length() < 0) {
-          throw new DmException(prefix + "Invalid length: device would be too large" + where);
+        if (line.length() > MAX_SECTORS - line.start()) {
+          throw new DmException(prefix + "Invalid length: the device would be larger than 2^63"
+              + " bytes" + where);
         }
         TargetRegistry.Registration reg = registry.lookup(line.type()).orElseThrow(
             () -> new DmException(prefix + "unknown target type" + where));
