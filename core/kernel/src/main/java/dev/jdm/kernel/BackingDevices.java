@@ -41,6 +41,13 @@ final class BackingDevices implements AutoCloseable {
       throw new TargetException("Device lookup failed: " + path + ": " + e.getMessage());
     }
     Entry e = byKey.get(key);
+    if (e != null && e.device() instanceof FileDevice f) {
+      try {
+        f.refreshSize();
+      } catch (IOException | RuntimeException x) {
+        throw new TargetException("Device lookup failed: " + path + ": " + x.getMessage());
+      }
+    }
     if (e == null) {
       try {
         FileDevice f = FileDevice.open(path, Path.of(key), true);

@@ -31,12 +31,14 @@ final class FileDevice implements BlockDevice, AutoCloseable {
   private final String path;
   private final FileChannel channel;
   private final LinuxFile linux;
-  private final long sectors;
+  private final Path real;
+  private volatile long sectors;
   private final boolean readOnly;
 
-  private FileDevice(String path, FileChannel channel, LinuxFile linux, long sectors,
+  private FileDevice(String path, Path real, FileChannel channel, LinuxFile linux, long sectors,
       boolean readOnly) {
     this.path = path;
+    this.real = real;
     this.channel = channel;
     this.linux = linux;
     this.sectors = sectors;
@@ -51,12 +53,28 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         ? FileChannel.open(real, StandardOpenOption.READ, StandardOpenOption.WRITE)
         : FileChannel.open(real, StandardOpenOption.READ);
     try {
-      long bytes = Files.isRegularFile(real) ? ch.size() : blockDeviceBytes(real);
+      long bytes = bytes(real, ch);
       LinuxFile lf = new LinuxFile(real.toString(), rw);
-      return new FileDevice(path, ch, lf, bytes >>> IoRequest.SECTOR_SHIFT, !rw);
+      return new FileDevice(path, real, ch, lf, bytes >>> IoRequest.SECTOR_SHIFT, !rw);
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
+    }
+  }
+
+  private static long bytes(Path real, FileChannel ch) throws IOException {
+    return Files.isRegularFile(real) ? ch.size() : blockDeviceBytes(real);
+  }
+
+  /**
+   * Reads the size again: a file or loop device may have grown (or shrunk) since it was opened.
+   * Called when a table that uses it is built, as the kernel sees a block device's current size.
+   */
+  void refreshSize() throws IOException {
+    long now = bytes(real, channel) >>> IoRequest.SECTOR_SHIFT;
+    if (now != sectors) {
+      LOG.info("{}: size changed from {} to {} sectors", path, sectors, now);
+      sectors = now;
     }
   }
 
