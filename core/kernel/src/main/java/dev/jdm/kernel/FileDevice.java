@@ -125,6 +125,10 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         case WRITE_ZEROES -> zero(pos, r.length(), r.hasFlag(IoRequest.NO_UNMAP));
       }
       status = IoStatus.OK;
+    } catch (LinuxFile.ErrnoException e) {
+      status = e.errno == LinuxFile.ENOSPC || e.errno == LinuxFile.EDQUOT
+          ? IoStatus.ENOSPC : IoStatus.EIO;
+      LOG.warn("{}: {} failed: {}", path, r, e.getMessage());
     } catch (IOException e) {
       LOG.warn("{}: {} failed: {}", path, r, e.toString());
       status = IoStatus.EIO;
@@ -133,9 +137,7 @@ final class FileDevice implements BlockDevice, AutoCloseable {
   }
 
   private void sync() throws IOException {
-    if (!linux.fdatasync()) {
-      throw new IOException("fdatasync failed");
-    }
+    linux.fdatasync();
   }
 
   /** The native address of byte 0 of a direct buffer, whatever its position. */
@@ -175,12 +177,13 @@ final class FileDevice implements BlockDevice, AutoCloseable {
       while (done < len) {
         long n = linux.pread(at + done, len - done, pos + done);
         if (n < 0) {
-          throw new IOException("pread failed at byte " + (pos + done));
+          n = linux.retry(false, at + done, len - done, pos + done);
+          if (n < 0) {
+            throw new LinuxFile.ErrnoException("pread at byte " + (pos + done), (int) -n);
+          }
         }
         if (n == 0) {
-          // A file shorter than its table says reads as zeros past its end.
-          MemorySegment.ofBuffer(b).asSlice(off - b.position() + done, len - done).fill((byte) 0);
-          break;
+          throw shorter(pos + done);
         }
         done += n;
       }
@@ -190,12 +193,18 @@ final class FileDevice implements BlockDevice, AutoCloseable {
     b.limit(b.capacity()).position(off).limit(off + len);
     while (b.hasRemaining()) {
       if (channel.read(b, pos + (b.position() - off)) < 0) {
-        // A file shorter than its table says reads as zeros past its end.
-        while (b.hasRemaining()) {
-          b.put((byte) 0);
-        }
+        throw shorter(pos + (b.position() - off));
       }
     }
+  }
+
+  /**
+   * A read reached the end of the file inside the device: the file was truncated under the table.
+   * Zeros there would be a silent lie about data that is gone.
+   */
+  private IOException shorter(long at) {
+    return new IOException("read past the end of the file at byte " + at
+        + ": it is shorter than the table says (truncated?)");
   }
 
   private void write(ByteBuffer b, int off, int len, long pos) throws IOException {
@@ -205,7 +214,13 @@ final class FileDevice implements BlockDevice, AutoCloseable {
       while (done < len) {
         long n = linux.pwrite(at + done, len - done, pos + done);
         if (n <= 0) {
-          throw new IOException("pwrite failed at byte " + (pos + done));
+          n = linux.retry(true, at + done, len - done, pos + done);
+          if (n < 0) {
+            throw new LinuxFile.ErrnoException("pwrite at byte " + (pos + done), (int) -n);
+          }
+          if (n == 0) {
+            throw new IOException("pwrite wrote nothing at byte " + (pos + done));
+          }
         }
         done += n;
       }

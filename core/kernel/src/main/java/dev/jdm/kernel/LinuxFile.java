@@ -29,6 +29,10 @@ final class LinuxFile implements AutoCloseable {
   static final int ENXIO = 6;
   /** errno: the file system does not support the operation. */
   static final int EOPNOTSUPP = 95;
+  /** errno: no space left on the file system. */
+  static final int ENOSPC = 28;
+  /** errno: the user's disk quota is used up. */
+  static final int EDQUOT = 122;
 
   private static final Linker LINKER = Linker.nativeLinker();
   private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -54,8 +58,15 @@ final class LinuxFile implements AutoCloseable {
   private static final MethodHandle PWRITE = plain("pwrite",
       FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
           ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-  private static final MethodHandle FDATASYNC = plain("fdatasync",
+  private static final MethodHandle FDATASYNC = down("fdatasync",
       FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  // The same calls keeping errno, for the failure path only.
+  private static final MethodHandle PREAD_ERRNO = down("pread",
+      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  private static final MethodHandle PWRITE_ERRNO = down("pwrite",
+      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
 
   private static MethodHandle down(String name, FunctionDescriptor fd) {
     return LINKER.downcallHandle(symbol(name), fd, CAPTURE);
@@ -87,10 +98,32 @@ final class LinuxFile implements AutoCloseable {
     }
   }
 
-  /** {@code fdatasync}: false when it failed. */
-  boolean fdatasync() {
-    try {
-      return (int) FDATASYNC.invokeExact(fd) == 0;
+  /**
+   * {@code pread} or {@code pwrite} once more after a call of the plain kind failed, this time
+   * keeping errno: the count, or -errno. A retry of a failed write may succeed (space was freed
+   * meanwhile), which is as good.
+   */
+  long retry(boolean write, long address, long count, long offset) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = a.allocate(CALL_STATE);
+      long r = write
+          ? (long) PWRITE_ERRNO.invokeExact(state, fd, address, count, offset)
+          : (long) PREAD_ERRNO.invokeExact(state, fd, address, count, offset);
+      return r >= 0 ? r : -(int) ERRNO.get(state, 0L);
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  /** {@code fdatasync}; throws with errno when it failed (not retried: an error is told once). */
+  void fdatasync() throws ErrnoException {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = a.allocate(CALL_STATE);
+      if ((int) FDATASYNC.invokeExact(state, fd) != 0) {
+        throw new ErrnoException("fdatasync", (int) ERRNO.get(state, 0L));
+      }
+    } catch (ErrnoException | RuntimeException | Error e) {
+      throw e;
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }
