@@ -32,6 +32,8 @@ record NbdConfig(
     Tls tls) {
 
   static final String SECTION = "jdm.frontends.nbd";
+  /** The daemon's runtime directory, where {@code unix:NAME} sockets lie. */
+  static final String RUNTIME_DIR = "jdm.runtime-dir";
   /** The smallest block the kernel addresses, and so the NBD minimum block size. */
   static final int MIN_BLOCK = 512;
   /** Largest payload any server must take (proto.md: 2^25 is never a denial of service). */
@@ -55,9 +57,10 @@ record NbdConfig(
     List<ListenAddress> listen = new ArrayList<>();
     List<String> texts = c.getStringList("listen");
     List<? extends ConfigValue> values = c.getList("listen");
+    Path runtimeDir = config.hasPath(RUNTIME_DIR) ? Path.of(config.getString(RUNTIME_DIR)) : null;
     for (int i = 0; i < texts.size(); i++) {
       try {
-        listen.add(ListenAddress.parse(texts.get(i)));
+        listen.add(ListenAddress.parse(texts.get(i), runtimeDir));
       } catch (IllegalArgumentException e) {
         throw new ConfigException.BadValue(values.get(i).origin(), SECTION + ".listen[" + i + "]",
             e.getMessage());

@@ -114,6 +114,11 @@ final class NbdServer implements Frontend {
       InetSocketAddress local = (InetSocketAddress) ch.getLocalAddress();
       String host = local.getAddress().getHostAddress();
       bound = (host.contains(":") ? "[" + host + "]" : host) + ":" + local.getPort();
+      if (config.tls().mode() == NbdConfig.TlsMode.OFF) {
+        LOG.warn("nbd: listening on TCP {} without TLS: every local user, and whoever reaches the"
+            + " address, can read and write every device; prefer a unix socket, or set"
+            + " jdm.frontends.nbd.tls.mode = require", bound);
+      }
     }
     Thread t = Thread.ofPlatform().daemon().name("nbd-accept " + bound).unstarted(() -> accept(ch));
     listeners.add(new Listener(a, ch, bound, t));
@@ -268,9 +273,20 @@ final class NbdServer implements Frontend {
     return connections.size();
   }
 
+  /**
+   * Where it listens, and the URI clients use for the first unix socket:
+   * {@code nbd on unix:/run/jdm/nbd.sock (nbd+unix:///NAME?socket=/run/jdm/nbd.sock)}.
+   */
   @Override
   public String describe() {
-    return "nbd on " + String.join(", ", addresses());
+    String d = "nbd on " + String.join(", ", addresses());
+    for (Listener l : listeners) {
+      Path socket = l.configured().socketPath();
+      if (socket != null) {
+        return d + " (nbd+unix:///NAME?socket=" + socket + ")";
+      }
+    }
+    return d;
   }
 
   @Override
