@@ -62,6 +62,32 @@ class DaemonTest {
   }
 
   @Test
+  void aRuntimeDirOthersMayWriteToIsRefused() throws Exception {
+    Path run = Files.createDirectory(tmp.resolve("run"));
+    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path config = InProcessDaemon.writeConfig(tmp, "");
+    assertEquals(run + ": refusing the runtime directory: other users may write to it (mode"
+        + " rwxrwxrwx) and so swap its sockets; chmod go-w it or use another --runtime-dir",
+        refused(config).getMessage());
+    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxrwx---"));
+    assertTrue(refused(config).getMessage().contains("(mode rwxrwx---)"));
+    assertEquals(List.of(), runtimeDirEntries(), "nothing created in it");
+  }
+
+  @Test
+  void aRuntimeDirOfAnotherUserIsRefused() throws Exception {
+    Path run = Files.createDirectory(tmp.resolve("run"),
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    int other = me == 65534 ? 65533 : 65534;
+    Files.setAttribute(run, "unix:uid", other);
+    Path config = InProcessDaemon.writeConfig(tmp, "");
+    assertEquals(run + ": refusing the runtime directory: it belongs to uid " + other + ", not to"
+        + " this daemon's user (uid " + me + "), who could swap its sockets; use another"
+        + " --runtime-dir", refused(config).getMessage());
+  }
+
+  @Test
   void aSecondDaemonOnTheSameRuntimeDirIsRefused() throws Exception {
     try (InProcessDaemon d = InProcessDaemon.start(tmp, "")) {
       String m = refused(d.config).getMessage();
