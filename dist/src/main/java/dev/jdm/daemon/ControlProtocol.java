@@ -31,7 +31,8 @@ import java.util.List;
  * status  [NAME]                   with NAME: also the device's counters and trace state
  * info    [NAME]
  * message NAME SECTOR WORD...
- * trace-start NAME [FILE]           FILE absolute; none: a new file in jdm.trace.dir
+ * trace-start NAME [FILE [REPLACE]] FILE absolute, new unless REPLACE is true, never a symbolic
+ *                                   link; none: a new file in jdm.trace.dir
  * trace-stop  NAME
  * ls | targets | version
  * </pre>

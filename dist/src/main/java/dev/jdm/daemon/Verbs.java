@@ -99,12 +99,12 @@ final class Verbs implements Function<List<String>, Reply> {
             + DmsetupText.counters(d.stats(), traces.of(d.name())));
       }
       case "trace-start" -> {
-        String file = a.arity(1, 2).optional(1);
+        String file = a.arity(1, 3).optional(1);
         Path out = file == null ? null : Path.of(file);
         if (out != null && !out.isAbsolute()) {
           throw new BadRequest(verb + ": '" + out + "' is not an absolute path");
         }
-        yield Reply.ok(traces.start(a.get(0), out) + "\n");
+        yield Reply.ok(traces.start(a.get(0), out, a.optional(2) != null && a.flag(2)) + "\n");
       }
       case "trace-stop" -> {
         a.arity(1, 1);
