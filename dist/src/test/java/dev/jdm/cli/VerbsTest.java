@@ -93,6 +93,16 @@ class VerbsTest {
   }
 
   @Test
+  void devicesCannotBeCalledDotOrDotDot() {
+    for (String name : new String[] {".", ".."}) {
+      assertEquals("jdm: '" + name + "': invalid device name: . and .. name directories (the FUSE"
+          + " mount shows a device as a file of its name)",
+          d.jdm("create", name, "--table", "0 8 zero").failed());
+    }
+    d.jdm("create", "...", "--table", "0 8 zero").ok();
+  }
+
+  @Test
   void suspendReloadResumeSwapsTheTable() {
     d.jdm("create", "--table", "0 64 zero", "dev").ok();
     d.jdm("suspend", "dev").ok();

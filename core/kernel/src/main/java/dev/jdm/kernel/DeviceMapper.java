@@ -90,6 +90,10 @@ public final class DeviceMapper implements AutoCloseable {
    * {@code load} and {@code resume} give it one), as {@code dmsetup create}.
    */
   public MappedDevice create(String name, String table, boolean readOnly) throws DmException {
+    if (name.equals(".") || name.equals("..")) {
+      throw new DmException("'" + name + "': invalid device name: . and .. name directories"
+          + " (the FUSE mount shows a device as a file of its name)");
+    }
     if (!NAME.matcher(name).matches()) {
       throw new DmException("'" + name + "': invalid device name: 1 to 127 of A-Z a-z 0-9 _ . +"
           + " : @ -");

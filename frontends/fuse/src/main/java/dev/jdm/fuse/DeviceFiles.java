@@ -20,8 +20,6 @@ import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The file system the FUSE mount shows: a root directory with one regular file per device, named
@@ -37,7 +35,6 @@ import org.slf4j.LoggerFactory;
  * each other's bytes; aligned I/O, what direct-I/O users and the loop driver send, takes no lock.
  */
 final class DeviceFiles implements FuseFilesystem, DeviceListener {
-  private static final Logger LOG = LoggerFactory.getLogger(DeviceFiles.class);
   private static final int SECTOR = IoRequest.SECTOR_SIZE;
   private static final int O_ACCMODE = 3;
   private static final int O_TRUNC = 01000;
@@ -76,15 +73,10 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
 
   @Override
   public void created(MappedDevice device) {
-    String name = device.name();
-    if (name.equals(".") || name.equals("..")) {
-      LOG.warn("fuse: device '{}' cannot be shown as a file: the name means a directory", name);
-      return;
-    }
     if (tree.add(device) != null) {
       FuseSession s = session;
       if (s != null) {
-        s.invalidateEntry(DeviceTree.ROOT, name);
+        s.invalidateEntry(DeviceTree.ROOT, device.name());
       }
     }
   }
