@@ -82,8 +82,35 @@ final class DataPath {
     io.release();
   }
 
+  /**
+   * Whether {@code r} may run: the one place a request is judged, whichever frontend sent it
+   * (nbdkit's {@code validate_request}). Null when it may; else the status it fails with.
+   */
   private IoStatus check(Table t, IoRequest r) {
     IoOp op = r.op();
+    IoStatus bad = check(t, op, r.sector(), r.length());
+    if (bad != null || !op.hasData()) {
+      return bad;
+    }
+    long length = r.length();
+    if (r.data() == null || r.dataOffset() < 0 || r.dataOffset() > r.data().capacity() - length) {
+      return IoStatus.EINVAL;
+    }
+    return null;
+  }
+
+  /**
+   * The checks that need no data buffer, in this order: the device is there and has a table
+   * (ESHUTDOWN once removed, EIO while it has none or fails everything), may be changed (EPERM),
+   * the range is not empty and aligned to the table's logical block (EINVAL), lies inside the
+   * device (ENOSPC for
+   * writes past the end, EINVAL for reads and discards, as NBD's proto.md asks), and the device can
+   * do the op (EOPNOTSUPP).
+   */
+  IoStatus check(Table t, IoOp op, long sector, long length) {
+    if (removed) {
+      return IoStatus.ESHUTDOWN;
+    }
     if (t == null || t.failing) {
       return IoStatus.EIO;
     }
@@ -93,16 +120,13 @@ final class DataPath {
     if (op == IoOp.FLUSH) {
       return null;
     }
-    long length = r.length();
-    if (length <= 0 || (length & (IoRequest.SECTOR_SIZE - 1)) != 0) {
+    int block = t.limits.logicalBlockSize();
+    if (length <= 0 || (((sector << IoRequest.SECTOR_SHIFT) | length) & (block - 1)) != 0) {
       return IoStatus.EINVAL;
     }
-    if (op.hasData() && (r.data() == null || r.dataOffset() < 0
-        || r.dataOffset() > r.data().capacity() - length)) {
-      return IoStatus.EINVAL;
-    }
-    if (r.sector() < 0 || r.sector() > t.size - r.sectors()) {
-      return op.changesData() ? IoStatus.ENOSPC : IoStatus.EINVAL;
+    long sectors = length >>> IoRequest.SECTOR_SHIFT;
+    if (sector < 0 || sector > t.size - sectors) {
+      return op == IoOp.WRITE || op == IoOp.WRITE_ZEROES ? IoStatus.ENOSPC : IoStatus.EINVAL;
     }
     if (op == IoOp.DISCARD && !t.discard) {
       return IoStatus.EOPNOTSUPP;

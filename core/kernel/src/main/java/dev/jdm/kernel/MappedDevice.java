@@ -5,6 +5,7 @@ import dev.jdm.spi.ExtentSink;
 import dev.jdm.spi.IoLimits;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
+import dev.jdm.spi.IoStatus;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.TargetException;
 import dev.jdm.spi.TargetType;
@@ -109,6 +110,18 @@ public final class MappedDevice implements BlockDevice {
   @Override
   public void submit(IoRequest r) {
     path.submit(r);
+  }
+
+  /**
+   * Judges a request without running it, exactly as {@link #submit} would: {@link IoStatus#OK}
+   * when it may run, else the status it would fail with. For frontends answering what they do not
+   * submit (NBD's CACHE and BLOCK_STATUS); everything submitted is judged by submit itself.
+   *
+   * @param length bytes
+   */
+  public IoStatus check(IoOp op, long sector, long length) {
+    IoStatus bad = path.check(path.live, op, sector, length);
+    return bad == null ? IoStatus.OK : bad;
   }
 
   /** Attaches a tracer that hears every completed request, or detaches it with null. */

@@ -11,6 +11,8 @@ import dev.jdm.fuse.proto.LinuxCalls;
 import dev.jdm.kernel.DeviceListener;
 import dev.jdm.kernel.DmException;
 import dev.jdm.kernel.MappedDevice;
+import dev.jdm.kernel.PartialWrites;
+import dev.jdm.kernel.SyncIo;
 import dev.jdm.spi.ExtentSink;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
@@ -19,7 +21,6 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The file system the FUSE mount shows: a root directory with one regular file per device, named
@@ -30,9 +31,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Requests are byte-granular (a {@code cat} or {@code dd bs=1} sends any offset and length)
  * while devices take whole 512-byte sectors: a read of a partial sector reads the whole sectors
  * around it;
- * a write of a partial sector reads the edge sectors, merges, and writes whole sectors. That
- * read-modify-write runs under one lock, so that two partial writes sharing a sector cannot lose
- * each other's bytes; aligned I/O, what direct-I/O users and the loop driver send, takes no lock.
+ * a write of a partial sector reads the edge sectors, merges, and writes whole sectors, under the
+ * kernel's locks of those sectors ({@link PartialWrites}), so that two partial writes sharing a
+ * sector, from this mount or NBD, cannot lose each other's bytes; aligned I/O, what direct-I/O
+ * users and the loop driver send, takes no lock.
  */
 final class DeviceFiles implements FuseFilesystem, DeviceListener {
   private static final int SECTOR = IoRequest.SECTOR_SIZE;
@@ -51,7 +53,6 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
   private final int uid = LinuxCalls.geteuid();
   private final int gid = LinuxCalls.getegid();
   private final long mountedMillis = System.currentTimeMillis();
-  private final ReentrantLock partialWrites = new ReentrantLock();
   private final ConcurrentHashMap<Long, List<Node>> listings = new ConcurrentHashMap<>();
   private final AtomicLong listingIds = new AtomicLong(1);
   /** The device of each open file handle, to release it once at RELEASE. */
@@ -289,10 +290,10 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
     }
   }
 
-  private static DeviceIo io(FuseRequest r) {
-    DeviceIo io = (DeviceIo) r.context();
+  private static SyncIo io(FuseRequest r) {
+    SyncIo io = (SyncIo) r.context();
     if (io == null) {
-      io = new DeviceIo();
+      io = new SyncIo();
       r.context(io);
     }
     return io;
@@ -383,44 +384,15 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
   }
 
   /**
-   * Writes bytes that do not cover whole sectors: reads the edge sectors into the reply area,
-   * merges the new bytes (from {@code from} in the request buffer, or zeros when it is -1) and
-   * writes the whole sectors back.
+   * Writes bytes that do not cover whole sectors (from {@code from} in the request buffer, or
+   * zeros when it is -1): the kernel's read-modify-write of the edge sectors, with the reply area
+   * as scratch.
    */
   private IoStatus writePartial(FuseRequest r, Node n, long offset, int length, int from,
       int flags) {
-    DeviceIo io = io(r);
     ByteBuffer b = r.bytes();
-    long first = offset & -SECTOR;
-    int head = (int) (offset - first);
-    int span = roundUp(head + length);
-    int at = r.outBody();
-    long lastSector = (first + span) / SECTOR - 1;
-    partialWrites.lock();
-    try {
-      IoStatus s = IoStatus.OK;
-      if (head != 0) {
-        s = io.run(n.device, IoOp.READ, 0, first / SECTOR, SECTOR, b, at);
-      }
-      boolean tailPartial = (head + length) % SECTOR != 0;
-      if (s.ok() && tailPartial && (head == 0 || lastSector != first / SECTOR)) {
-        s = io.run(n.device, IoOp.READ, 0, lastSector, SECTOR, b, at + span - SECTOR);
-      }
-      if (!s.ok()) {
-        return s;
-      }
-      b.clear();
-      if (from < 0) {
-        for (int i = at + head; i < at + head + length; i++) {
-          b.put(i, (byte) 0);
-        }
-      } else {
-        b.put(at + head, b, from, length);
-      }
-      return io.run(n.device, IoOp.WRITE, flags, first / SECTOR, span, b, at);
-    } finally {
-      partialWrites.unlock();
-    }
+    return PartialWrites.write(io(r), n.device, offset, length, from < 0 ? null : b, from, b,
+        r.outBody(), flags);
   }
 
   private static int roundUp(long bytes) {
