@@ -12,7 +12,7 @@ final class BufferPool {
   /** Bytes before the data for the longest reply header (a structured OFFSET_DATA chunk). */
   static final int HEADER_ROOM = 32;
   private static final int MIN_SHIFT = 12;
-  private static final int MAX_SHIFT = 25;
+  private static final int MAX_SHIFT = 26;
 
   private final ByteBuffer[][] free = new ByteBuffer[MAX_SHIFT - MIN_SHIFT + 1][];
   private final int[] count = new int[free.length];

@@ -138,7 +138,7 @@ final class Handshake {
       d.release();
       throw e;
     }
-    return Optional.of(session(d, flags));
+    return Optional.of(session(d, flags, false));
   }
 
   /**
@@ -154,8 +154,8 @@ final class Handshake {
     }
   }
 
-  private Session session(MappedDevice d, int flags) {
-    return new Session(t, d, structured, d.name().equals(metaDevice), flags);
+  private Session session(MappedDevice d, int flags, boolean blockSizesAgreed) {
+    return new Session(t, d, structured, d.name().equals(metaDevice), flags, blockSizesAgreed);
   }
 
   private Optional<Session> list(int option, byte[] data) throws IOException {
@@ -262,7 +262,7 @@ final class Handshake {
       dev.release();
       throw e;
     }
-    return Optional.of(session(dev, flags));
+    return Optional.of(session(dev, flags, wanted.contains(NbdWire.INFO_BLOCK_SIZE)));
   }
 
   private void info(int option, ByteBuffer item) throws IOException {

@@ -24,7 +24,10 @@ record NbdConfig(
     int threadsPerConnection,
     int maxInFlight,
     int maxConnections,
+    int maxConnectionsPerPeer,
+    int maxHandshakes,
     Duration handshakeTimeout,
+    Duration idleAfter,
     Duration shutdownGrace,
     Duration pollSpin,
     int socketBuffer,
@@ -36,8 +39,16 @@ record NbdConfig(
   static final String RUNTIME_DIR = "jdm.runtime-dir";
   /** The smallest block the kernel addresses, and so the NBD minimum block size. */
   static final int MIN_BLOCK = 512;
-  /** Largest payload any server must take (proto.md: 2^25 is never a denial of service). */
-  static final int PAYLOAD_CEILING = 1 << 25;
+  /** Largest max-payload: nbdkit's and nbd-server's 64 MiB. */
+  static final int PAYLOAD_LIMIT = 64 << 20;
+
+  /**
+   * Largest refused WRITE payload skipped to answer EINVAL (beyond it the connection is closed): a
+   * length this far above the maximum is more likely a broken stream than data, as nbdkit judges.
+   */
+  static long skipLimit(int maxPayload) {
+    return Math.max(2L * maxPayload, PAYLOAD_LIMIT);
+  }
 
   /** When TLS is offered: NBD's NOTLS, SELECTIVETLS (every export optional) and FORCEDTLS. */
   enum TlsMode {
@@ -71,15 +82,21 @@ record NbdConfig(
       throw bad(c, "listen", "at least one address is needed while the server is enabled");
     }
     long payload = c.getBytes("max-payload");
-    if (payload < 4096 || payload > PAYLOAD_CEILING || payload % MIN_BLOCK != 0) {
-      throw bad(c, "max-payload", "must be a multiple of 512 from 4KiB to 32MiB, not " + payload);
+    if (payload < 4096 || payload > PAYLOAD_LIMIT || payload % MIN_BLOCK != 0) {
+      throw bad(c, "max-payload", "must be a multiple of 512 from 4KiB to 64MiB, not " + payload);
     }
     int threads = positive(c, "threads-per-connection", 64);
     int inFlight = positive(c, "max-in-flight", 4096);
     int connections = positive(c, "max-connections", 65536);
+    int perPeer = positive(c, "max-connections-per-peer", 65536);
+    int handshakes = positive(c, "max-handshakes", 65536);
     Duration handshake = c.getDuration("handshake-timeout");
     if (handshake.isNegative() || handshake.isZero()) {
       throw bad(c, "handshake-timeout", "must be positive");
+    }
+    Duration idleAfter = c.getDuration("idle-after");
+    if (idleAfter.toMillis() < 1) {
+      throw bad(c, "idle-after", "must be at least 1ms");
     }
     Duration grace = c.getDuration("shutdown-grace");
     if (grace.isNegative()) {
@@ -98,7 +115,8 @@ record NbdConfig(
       throw bad(c, "buffer-cache", "must not be negative");
     }
     return new NbdConfig(enabled, List.copyOf(listen), c.getString("default-export"),
-        (int) payload, threads, inFlight, connections, handshake, grace, spin, (int) socketBuffer,
+        (int) payload, threads, inFlight, connections, perPeer, handshakes, handshake, idleAfter,
+        grace, spin, (int) socketBuffer,
         cache, tls(c));
   }
 

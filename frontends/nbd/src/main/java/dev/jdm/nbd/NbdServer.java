@@ -26,6 +26,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -47,6 +48,11 @@ final class NbdServer implements Frontend {
   private final List<Listener> listeners = new ArrayList<>();
   private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
   private final Set<Thread> connectionThreads = ConcurrentHashMap.newKeySet();
+  /** Connections that have not finished their handshake; guarded by itself. */
+  private final Set<Connection> handshaking = new java.util.HashSet<>();
+  /** Connections per peer address (TCP only). */
+  private final ConcurrentHashMap<String, Integer> perPeer = new ConcurrentHashMap<>();
+  private final ClientWarnings warnings = new ClientWarnings(10, TimeUnit.SECONDS);
   private final AtomicLong accepted = new AtomicLong();
   private final DeviceListener devices = new DeviceListener() {
     @Override
@@ -166,6 +172,12 @@ final class NbdServer implements Frontend {
     }
   }
 
+  /**
+   * Takes clients, within three limits: {@code max-connections} in all, {@code
+   * max-connections-per-peer} from one TCP address, and {@code max-handshakes} not done with their
+   * handshake (when full, the oldest of those is dropped for the newcomer, so clients that never
+   * finish cannot lock out those that do). Each connection runs on a virtual thread.
+   */
   private void accept(ServerSocketChannel server) {
     while (!closing) {
       SocketChannel c;
@@ -179,10 +191,17 @@ final class NbdServer implements Frontend {
         }
         continue;
       }
+      String address = address(c);
       String peer = peerName(c);
       if (connections.size() >= config.maxConnections()) {
-        LOG.warn("{}: refused: already {} connections (max-connections)", peer,
-            connections.size());
+        warnings.note(peer + ": refused: already " + connections.size()
+            + " connections (max-connections)");
+        closeQuietly(c);
+        continue;
+      }
+      if (address != null && perPeer.getOrDefault(address, 0) >= config.maxConnectionsPerPeer()) {
+        warnings.note(peer + ": refused: already " + config.maxConnectionsPerPeer()
+            + " connections from " + address + " (max-connections-per-peer)");
         closeQuietly(c);
         continue;
       }
@@ -198,9 +217,24 @@ final class NbdServer implements Frontend {
         closeQuietly(c);
         continue;
       }
-      Connection conn = new Connection(this, c, peer);
+      Connection conn = new Connection(this, c, peer, address);
       connections.add(conn);
-      Thread t = Thread.ofPlatform().daemon().name("nbd " + peer).unstarted(() -> {
+      if (address != null) {
+        perPeer.merge(address, 1, Integer::sum);
+      }
+      Connection oldest = null;
+      synchronized (handshaking) {
+        if (handshaking.size() >= config.maxHandshakes()) {
+          oldest = handshaking.stream()
+              .min((a, b) -> Long.compare(a.startedNanos, b.startedNanos)).orElse(null);
+          handshaking.remove(oldest);
+        }
+        handshaking.add(conn);
+      }
+      if (oldest != null) {
+        oldest.evict();
+      }
+      Thread t = Thread.ofVirtual().name("nbd " + peer).unstarted(() -> {
         try {
           conn.run();
         } finally {
@@ -213,6 +247,29 @@ final class NbdServer implements Frontend {
         conn.shutdown();
       }
     }
+  }
+
+  /** The peer's IP address, the key of the per-peer limit; null for unix sockets. */
+  private static String address(SocketChannel c) {
+    try {
+      if (c.getRemoteAddress() instanceof InetSocketAddress i) {
+        return i.getAddress().getHostAddress();
+      }
+    } catch (IOException e) {
+      // no address: no per-peer limit
+    }
+    return null;
+  }
+
+  /** The client finished its handshake: it no longer counts against max-handshakes. */
+  void handshakeDone(Connection c) {
+    synchronized (handshaking) {
+      handshaking.remove(c);
+    }
+  }
+
+  ClientWarnings refusals() {
+    return warnings;
   }
 
   private String peerName(SocketChannel c) {
@@ -236,7 +293,10 @@ final class NbdServer implements Frontend {
   }
 
   void forget(Connection c) {
-    connections.remove(c);
+    handshakeDone(c);
+    if (connections.remove(c) && c.address != null) {
+      perPeer.computeIfPresent(c.address, (k, n) -> n > 1 ? n - 1 : null);
+    }
   }
 
   NbdConfig config() {

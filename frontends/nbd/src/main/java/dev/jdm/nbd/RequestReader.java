@@ -18,7 +18,7 @@ final class RequestReader {
   static final int WINDOW = 64 * 1024;
 
   private final Transport transport;
-  private final Connection connection;
+  private final Slots slots;
   private final BufferPool pool;
   private final int maxPayload;
   private final InputChunk.ChunkStack chunks;
@@ -32,13 +32,13 @@ final class RequestReader {
   private boolean ended;
   private IOException failure;
 
-  RequestReader(Transport transport, Connection connection, BufferPool pool, int maxPayload,
-      int slots) {
+  RequestReader(Transport transport, Slots slots, BufferPool pool, int maxPayload,
+      int maxInFlight) {
     this.transport = transport;
-    this.connection = connection;
+    this.slots = slots;
     this.pool = pool;
     this.maxPayload = maxPayload;
-    this.chunks = new InputChunk.ChunkStack(CHUNK, slots);
+    this.chunks = new InputChunk.ChunkStack(CHUNK, maxInFlight);
   }
 
   /** Whether the client sent NBD_CMD_DISC or closed: nothing more will come. */
@@ -53,17 +53,18 @@ final class RequestReader {
 
   /**
    * Blocks until at least one request has arrived and returns every complete one read so far,
-   * linked through {@link RequestSlot#next}; null once the input has ended.
+   * linked through {@link RequestSlot#next}; null once the input has ended, or when a polling
+   * transport got nothing for {@code idleNanos} (then {@link #ended()} is false).
    *
    * A request that leaves the stream unparseable, or a client gone in the middle of one, ends the
    * input; {@link #failure()} then says why.
    */
-  RequestSlot read() {
+  RequestSlot read(long idleNanos) {
     RequestSlot head = null;
     RequestSlot tail = null;
     while (!ended) {
       while (wpos - rpos >= NbdWire.REQUEST_HEADER) {
-        RequestSlot s = connection.takeSlot(head == null);
+        RequestSlot s = slots.take(head == null);
         if (s == null) {
           return head;
         }
@@ -76,7 +77,7 @@ final class RequestReader {
         }
         if (!more) {
           // Requests before a DISC or a broken one were received whole: they still run.
-          connection.giveBack(s);
+          slots.giveBack(s);
           ended = true;
           return head;
         }
@@ -91,7 +92,9 @@ final class RequestReader {
         return head;
       }
       try {
-        fill();
+        if (!fill(idleNanos)) {
+          return null;
+        }
       } catch (IOException e) {
         failure = e;
         ended = true;
@@ -128,10 +131,12 @@ final class RequestReader {
   private void payload(RequestSlot s) throws IOException {
     long len = s.length;
     if (len > maxPayload) {
-      if (len > NbdConfig.PAYLOAD_CEILING) {
+      long limit = NbdConfig.skipLimit(maxPayload);
+      if (len > limit) {
         throw new ProtocolException("WRITE payload of " + len + " bytes is above the "
-            + NbdConfig.PAYLOAD_CEILING + " any server must take; cannot skip it safely");
+            + limit + " this server skips; the length is more likely garbage than data");
       }
+      // Refused, but the stream stays in step: read past the payload, answer EINVAL.
       s.early = IoStatus.EINVAL;
       skip(len);
       return;
@@ -174,27 +179,38 @@ final class RequestReader {
       if (n == 0) {
         return;
       }
-      fill();
+      fill(Long.MAX_VALUE);
+      if (ended) {
+        throw new EOFException("client closed in the middle of a WRITE payload");
+      }
     }
   }
 
-  /** Reads more bytes into the chunk; at a clean end of stream marks the input ended. */
-  private void fill() throws IOException {
+  /**
+   * Reads more bytes into the chunk; at a clean end of stream marks the input ended.
+   *
+   * @return false when nothing came for {@code idleNanos} (polling transports only)
+   */
+  private boolean fill(long idleNanos) throws IOException {
     makeRoom();
     ByteBuffer b = chunk.buffer;
     int want = headerOnly ? NbdWire.REQUEST_HEADER - (wpos - rpos) : WINDOW;
-    headerOnly = false;
     transport.expect(largeLast);
     b.limit(Math.min(b.capacity(), wpos + Math.max(want, 1))).position(wpos);
-    int r = transport.read(b);
+    int r = idleNanos == Long.MAX_VALUE ? transport.read(b) : transport.read(b, idleNanos);
+    if (r == 0) {
+      return false;
+    }
+    headerOnly = false;
     if (r < 0) {
       if (wpos != rpos) {
         throw new EOFException("client closed in the middle of a request");
       }
       ended = true;
-      return;
+      return true;
     }
     wpos += r;
+    return true;
   }
 
   private void makeRoom() {

@@ -98,7 +98,9 @@ class NbdConfigTest {
 
   @Test
   void payloadLimitsAreChecked() throws Exception {
-    assertTrue(error("jdm.frontends.nbd.max-payload = 64MiB\n").contains("max-payload"));
+    assertTrue(error("jdm.frontends.nbd.max-payload = 65MiB\n").contains("max-payload"));
+    assertEquals(64 << 20, NbdConfig.from(file("jdm.frontends.nbd.max-payload = 64MiB\n"))
+        .maxPayload());
     assertTrue(error("jdm.frontends.nbd.max-payload = 1000\n").contains("max-payload"));
   }
 
