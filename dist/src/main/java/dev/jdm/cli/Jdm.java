@@ -1,6 +1,7 @@
 package dev.jdm.cli;
 
 import dev.jdm.daemon.ConfigProblem;
+import dev.jdm.daemon.ControlProtocol;
 import dev.jdm.daemon.ControlProtocol.Reply;
 import dev.jdm.daemon.JdmConfig;
 import dev.jdm.daemon.JdmVersion;
@@ -266,13 +267,23 @@ public final class Jdm implements Callable<Integer> {
       return String.join("\n", lines);
     }
     if (file == null || file.equals("-")) {
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      return limited(in, "standard input");
     }
-    try {
-      return Files.readString(Path.of(file));
+    try (InputStream f = Files.newInputStream(Path.of(file))) {
+      return limited(f, file);
     } catch (NoSuchFileException e) {
       throw new IOException(file + ": No such file");
     }
+  }
+
+  /** Reads a table, refusing one longer than a control request may carry. */
+  private static String limited(InputStream from, String name) throws IOException {
+    byte[] b = from.readNBytes(ControlProtocol.MAX_BYTES + 1);
+    if (b.length > ControlProtocol.MAX_BYTES) {
+      throw new IOException(name + ": more than " + (ControlProtocol.MAX_BYTES >> 20)
+          + " MiB: too long for a table (is it one?)");
+    }
+    return new String(b, StandardCharsets.UTF_8);
   }
 
   /** Wrong usage found after parsing: exit 2. */

@@ -82,7 +82,8 @@ public final class Daemon implements AutoCloseable {
 
       List<Frontend> frontends = startFrontends(mapper, config, started);
       ControlServer control = ControlServer.start(runtime.socket(),
-          new Verbs(mapper, traces, JdmVersion.get()));
+          new Verbs(mapper, traces, JdmVersion.get()), config.maxControlRequests(),
+          config.controlRequestTimeout());
       started.push(() -> control.close(wait));
       LOG.info("jdm {} serving {} device(s), control socket {}", JdmVersion.get(),
           mapper.list().size(), runtime.socket());

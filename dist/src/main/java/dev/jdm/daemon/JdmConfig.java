@@ -110,6 +110,16 @@ public final class JdmConfig {
     return config.getDuration("jdm.control.shutdown-timeout");
   }
 
+  /** {@code jdm.control.max-requests}. */
+  public int maxControlRequests() {
+    return config.getInt("jdm.control.max-requests");
+  }
+
+  /** {@code jdm.control.request-timeout}. */
+  public Duration controlRequestTimeout() {
+    return config.getDuration("jdm.control.request-timeout");
+  }
+
   /** The devices to create at start, in the order their sections appear. */
   public List<DeviceSpec> devices() {
     Config defaults = config.getConfig("jdm.device-defaults");
@@ -176,6 +186,11 @@ public final class JdmConfig {
       stateDir();
       pluginsDir();
       shutdownTimeout();
+      controlRequestTimeout();
+      if (maxControlRequests() < 1) {
+        problems.add(config.getValue("jdm.control.max-requests").origin().description()
+            + ": jdm.control.max-requests: must be at least 1, not " + maxControlRequests());
+      }
     } catch (ConfigException e) {
       problems.add(e.getMessage());
     }
