@@ -34,6 +34,8 @@ final class Commands {
   private final int maxPayload;
   private Session session;
   private Replies replies;
+  /** Sends the queued replies: run before waiting for buffers, which they may hold. */
+  private Runnable flushReplies;
 
   Commands(String peer, BufferPool pool, int maxPayload) {
     this.peer = peer;
@@ -45,6 +47,7 @@ final class Commands {
   void begin(Session s, Replies r) {
     this.session = s;
     this.replies = r;
+    this.flushReplies = r::flush;
   }
 
   /** Runs one request, or answers it at once when the wire already says no. */
@@ -154,7 +157,7 @@ final class Commands {
       return;
     }
     int span = (int) span(s, dev);
-    ByteBuffer b = pool.take(span);
+    ByteBuffer b = pool.take(span, flushReplies);
     if (b == null) {
       fail(s, IoStatus.ENOMEM, "no memory for a READ of " + s.length + " bytes");
       return;
@@ -200,7 +203,7 @@ final class Commands {
    */
   private IoStatus patch(MappedDevice dev, long offset, int length, ByteBuffer src, int srcOffset,
       int flags) {
-    ByteBuffer scratch = pool.take(PartialWrites.span(offset, length));
+    ByteBuffer scratch = pool.take(PartialWrites.span(offset, length), flushReplies);
     if (scratch == null) {
       return IoStatus.ENOMEM;
     }
@@ -296,7 +299,7 @@ final class Commands {
     if ((s.flags & NbdWire.CMD_FLAG_REQ_ONE) != 0) {
       s.beginExtents(s.head, 1, len, skip);
     } else {
-      ByteBuffer b = pool.take(NbdWire.CHUNK_HEADER + 4 + 8 * MAX_EXTENTS);
+      ByteBuffer b = pool.take(NbdWire.CHUNK_HEADER + 4 + 8 * MAX_EXTENTS, flushReplies);
       if (b == null) {
         fail(s, IoStatus.ENOMEM, "no memory for a block status reply");
         return;

@@ -132,7 +132,7 @@ final class Connection implements Runnable {
     replies.to(transport);
     commands.begin(s, replies);
     RequestReader reader = new RequestReader(transport, slots, pool, config.maxPayload(),
-        config.maxInFlight());
+        config.maxInFlight(), replies::flush);
     Workers workers = new Workers(s.device().name(), reader, commands, replies, slots,
         config.threadsPerConnection(), config.idleAfter().toNanos());
     try {
@@ -146,6 +146,7 @@ final class Connection implements Runnable {
         if (reader.ended() || closed.get()) {
           break;
         }
+        reader.park();
         transport.blocking();
       }
       slots.awaitDrained();

@@ -31,6 +31,7 @@ record NbdConfig(
     Duration shutdownGrace,
     Duration pollSpin,
     int socketBuffer,
+    long bufferMemory,
     long bufferCache,
     Tls tls) {
 
@@ -110,14 +111,19 @@ record NbdConfig(
     if (socketBuffer < 0 || socketBuffer > 1 << 30) {
       throw bad(c, "socket-buffer", "must be from 0 to 1GiB");
     }
+    long memory = c.getBytes("buffer-memory");
+    if (memory < payload + (1 << 20)) {
+      throw bad(c, "buffer-memory", "must hold the largest request and a little more (at least"
+          + " max-payload + 1MiB, " + (payload + (1 << 20)) + " bytes), not " + memory);
+    }
     long cache = c.getBytes("buffer-cache");
-    if (cache < 0) {
-      throw bad(c, "buffer-cache", "must not be negative");
+    if (cache < 0 || cache > memory) {
+      throw bad(c, "buffer-cache", "must be from 0 to buffer-memory, not " + cache);
     }
     return new NbdConfig(enabled, List.copyOf(listen), c.getString("default-export"),
         (int) payload, threads, inFlight, connections, perPeer, handshakes, handshake, idleAfter,
         grace, spin, (int) socketBuffer,
-        cache, tls(c));
+        memory, cache, tls(c));
   }
 
   private static Tls tls(Config c) {

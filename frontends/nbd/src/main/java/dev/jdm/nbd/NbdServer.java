@@ -74,7 +74,7 @@ final class NbdServer implements Frontend {
     this.config = config;
     this.mapper = mapper;
     this.exports = new Exports(mapper, config.defaultExport(), config.maxPayload());
-    this.buffers = new BufferPool(config.bufferCache());
+    this.buffers = new BufferPool(config.bufferMemory(), config.bufferCache());
     this.ssl = ssl;
     this.timer = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().daemon().name("nbd-timer").factory());

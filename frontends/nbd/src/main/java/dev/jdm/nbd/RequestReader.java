@@ -21,7 +21,10 @@ final class RequestReader {
   private final Slots slots;
   private final BufferPool pool;
   private final int maxPayload;
+  private final Runnable beforeWait;
   private final InputChunk.ChunkStack chunks;
+  /** Where a quiet connection's next bytes land: a few requests' worth, not a whole chunk. */
+  private final ByteBuffer firstBytes = ByteBuffer.allocateDirect(4096);
   private InputChunk chunk;
   private int rpos;
   private int wpos;
@@ -32,13 +35,18 @@ final class RequestReader {
   private boolean ended;
   private IOException failure;
 
+  /**
+   * A reader of requests from {@code transport}; {@code beforeWait} sends the connection's queued
+   * replies when the buffer pool makes the reader wait.
+   */
   RequestReader(Transport transport, Slots slots, BufferPool pool, int maxPayload,
-      int maxInFlight) {
+      int maxInFlight, Runnable beforeWait) {
     this.transport = transport;
     this.slots = slots;
     this.pool = pool;
     this.maxPayload = maxPayload;
-    this.chunks = new InputChunk.ChunkStack(CHUNK, maxInFlight);
+    this.beforeWait = beforeWait;
+    this.chunks = new InputChunk.ChunkStack(pool, CHUNK, maxInFlight, beforeWait);
   }
 
   /** Whether the client sent NBD_CMD_DISC or closed: nothing more will come. */
@@ -149,7 +157,7 @@ final class RequestReader {
       rpos += n;
       return;
     }
-    ByteBuffer d = pool.take(n);
+    ByteBuffer d = pool.take(n, beforeWait);
     if (d == null) {
       s.early = IoStatus.ENOMEM;
       skip(len);
@@ -192,6 +200,9 @@ final class RequestReader {
    * @return false when nothing came for {@code idleNanos} (polling transports only)
    */
   private boolean fill(long idleNanos) throws IOException {
+    if (chunk == null) {
+      return first(idleNanos);
+    }
     makeRoom();
     ByteBuffer b = chunk.buffer;
     int want = headerOnly ? NbdWire.REQUEST_HEADER - (wpos - rpos) : WINDOW;
@@ -213,12 +224,30 @@ final class RequestReader {
     return true;
   }
 
-  private void makeRoom() {
-    if (chunk == null) {
-      chunk = chunks.pop();
-      rpos = wpos = 0;
-      return;
+  /**
+   * Waits for the client's next bytes holding no chunk, only {@link #firstBytes}: a quiet
+   * connection costs no buffer. The bytes go into a chunk once they are there.
+   */
+  private boolean first(long idleNanos) throws IOException {
+    firstBytes.clear();
+    int r = idleNanos == Long.MAX_VALUE ? transport.read(firstBytes)
+        : transport.read(firstBytes, idleNanos);
+    if (r == 0) {
+      return false;
     }
+    if (r < 0) {
+      ended = true;
+      return true;
+    }
+    chunk = chunks.pop();
+    chunk.buffer.put(0, firstBytes, 0, r);
+    rpos = 0;
+    wpos = r;
+    headerOnly = false;
+    return true;
+  }
+
+  private void makeRoom() throws IOException {
     if (chunk.buffer.capacity() - wpos >= WINDOW) {
       return;
     }
@@ -237,11 +266,24 @@ final class RequestReader {
     wpos = avail;
   }
 
-  /** Lets go of the current chunk; the reader is done. */
+  /**
+   * The connection goes quiet: the chunk goes back to the pool unless it holds the start of a
+   * request, and so do the free ones, so a quiet connection holds no buffer.
+   */
+  void park() {
+    if (chunk != null && rpos == wpos && chunk.unshared()) {
+      chunk.release();
+      chunk = null;
+    }
+    chunks.drain();
+  }
+
+  /** Lets go of every chunk; the reader is done. */
   void close() {
     if (chunk != null) {
       chunk.release();
       chunk = null;
     }
+    chunks.drain();
   }
 }

@@ -8,6 +8,7 @@ import dev.jdm.testkit.FullFileSystem;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -58,7 +59,13 @@ class BackingFilesTest {
       fx.linear("full", f);
       ExternalTools.Result r = qemuIo("full", "write -P 0x11 0 4M");
       assertTrue(r.out().contains("write failed: No space left on device"), r.out() + r.err());
-      fx.mapper.remove("full", false);
+      // qemu-io has gone; the server notices a moment later. Then the file system can go.
+      fx.mapper.remove("full", false, true);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (fx.mapper.find("full").isPresent()) {
+        assertTrue(System.nanoTime() < deadline, "still open");
+        Thread.sleep(20);
+      }
     }
   }
 
