@@ -4,18 +4,25 @@ import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.DeviceMode;
 import dev.jdm.spi.TargetException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Backing devices opened by targets, each opened once and shared with a reference count, like the
  * kernel's per-table {@code dm_dev} list. Files and block devices are keyed by their real path;
- * {@code /dev/mapper/NAME} names another jdm device, which then counts this use as an open.
+ * {@code /dev/mapper/NAME} names another jdm device, which then counts this use as an open. As in
+ * the kernel's tables, a device may be named by its numbers: {@code 7:0} for a block device,
+ * {@code 253:N} for the jdm device of minor N.
  */
 final class BackingDevices implements AutoCloseable {
   static final String MAPPER_PREFIX = "/dev/mapper/";
+  /** A device named by its numbers, as the kernel prints tables: {@code 7:0}, {@code 253:3}. */
+  private static final Pattern MAJOR_MINOR = Pattern.compile("(\\d{1,9}):(\\d{1,9})");
 
   private record Entry(String key, BlockDevice device, int refs) {}
 
@@ -32,9 +39,13 @@ final class BackingDevices implements AutoCloseable {
     if (path.startsWith(MAPPER_PREFIX)) {
       return openMapped(path.substring(MAPPER_PREFIX.length()), mode, forDevice);
     }
+    Matcher numbers = MAJOR_MINOR.matcher(path);
+    if (numbers.matches() && Integer.parseInt(numbers.group(1)) == DeviceInfo.MAJOR) {
+      return openMapped(byMinor(path, Integer.parseInt(numbers.group(2))), mode, forDevice);
+    }
     String key;
     try {
-      key = Path.of(path).toRealPath().toString();
+      key = (numbers.matches() ? blockDevice(path) : Path.of(path)).toRealPath().toString();
     } catch (NoSuchFileException e) {
       throw new TargetException("Device lookup failed: " + path + ": No such file or directory");
     } catch (IOException | RuntimeException e) {
@@ -64,6 +75,29 @@ final class BackingDevices implements AutoCloseable {
     }
     keep(e);
     return e.device();
+  }
+
+  /**
+   * The node of block device {@code major:minor}, as the kernel names it in {@code /sys/dev/block}
+   * (what dmsetup tables print): {@code 7:0} is {@code /dev/loop0}.
+   */
+  private static Path blockDevice(String numbers) throws TargetException {
+    try {
+      Path sys = Files.readSymbolicLink(Path.of("/sys/dev/block", numbers));
+      return Path.of("/dev", sys.getFileName().toString());
+    } catch (IOException e) {
+      throw new TargetException("Device lookup failed: " + numbers + ": no such block device");
+    }
+  }
+
+  /** The name of the jdm device {@code 253:minor}. */
+  private String byMinor(String numbers, int minor) throws TargetException {
+    for (MappedDevice d : mapper.list()) {
+      if (d.minor() == minor) {
+        return d.name();
+      }
+    }
+    throw new TargetException("Device lookup failed: " + numbers + ": no such jdm device");
   }
 
   private BlockDevice openMapped(String name, DeviceMode mode, String forDevice)

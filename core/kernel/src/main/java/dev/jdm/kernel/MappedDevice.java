@@ -53,6 +53,11 @@ public final class MappedDevice implements BlockDevice {
     this.path = new DataPath(this, mapper.clones, mapper.ios, readOnly);
   }
 
+  /** The device's minor number, shown as {@code 253:minor}. */
+  int minor() {
+    return minor;
+  }
+
   /** The device's name, as in {@code /dev/mapper/NAME}. */
   public String name() {
     return name;
