@@ -21,6 +21,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,11 +29,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Listens on the control socket and answers each connection on its own virtual thread: one request,
  * one reply ({@link ControlProtocol}). A malformed request gets an error reply; others go on. At
- * most {@code jdm.control.max-requests} are answered at once (more are told the daemon is busy),
- * and a request must arrive whole within {@code jdm.control.request-timeout}.
+ * most {@code jdm.control.max-requests} are answered at once (one more waits a second for a
+ * place, then is told the daemon is busy), and a request must arrive whole within
+ * {@code jdm.control.request-timeout}. A request's strings take memory only as their bytes arrive.
  */
 final class ControlServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ControlServer.class);
+  /** How long a request waits for a place before it is told the daemon is busy. */
+  private static final long BUSY_WAIT_MILLIS = 1000;
 
   private final Path socket;
   private final ServerSocketChannel server;
@@ -101,7 +105,7 @@ final class ControlServer implements AutoCloseable {
   }
 
   private void answer(SocketChannel c) {
-    if (!slots.tryAcquire()) {
+    if (!acquire()) {
       try (c) {
         // Read the request to its end, keeping none of it, so that the client sees the answer.
         ScheduledFuture<?> late = timer.schedule(() -> closeLate(c), requestTimeout.toMillis(),
@@ -123,12 +127,15 @@ final class ControlServer implements AutoCloseable {
     }
     try (c) {
       List<String> request;
-      ScheduledFuture<?> late = timer.schedule(() -> closeLate(c), requestTimeout.toMillis(),
-          TimeUnit.MILLISECONDS);
+      AtomicBoolean tooLate = new AtomicBoolean();
+      ScheduledFuture<?> late = timer.schedule(() -> {
+        tooLate.set(true);
+        closeLate(c);
+      }, requestTimeout.toMillis(), TimeUnit.MILLISECONDS);
       try {
         request = ControlProtocol.read(c);
       } catch (IOException e) {
-        String why = late.isDone() ? "not whole within " + requestTimeout.toMillis() / 1000.0
+        String why = tooLate.get() ? "not whole within " + requestTimeout.toMillis() / 1000.0
             + "s (jdm.control.request-timeout)" : e.getMessage();
         LOG.warn("control socket: bad request: {}", why);
         if (c.isOpen()) {
@@ -145,6 +152,16 @@ final class ControlServer implements AutoCloseable {
     } finally {
       slots.release();
       forget(c);
+    }
+  }
+
+  /** A place among the requests answered, waiting a moment for one: verbs take milliseconds. */
+  private boolean acquire() {
+    try {
+      return slots.tryAcquire(BUSY_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 

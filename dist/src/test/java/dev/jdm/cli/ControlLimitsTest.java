@@ -58,8 +58,9 @@ class ControlLimitsTest {
           while (c.read(reply) >= 0) {
             // the daemon's answer, then the end of the stream
           }
-          assertTrue(new String(reply.array(), 0, reply.position(),
-              java.nio.charset.StandardCharsets.UTF_8).contains("not whole within 5.0s"));
+          String told = new String(reply.array(), 0, reply.position(),
+              java.nio.charset.StandardCharsets.UTF_8);
+          assertTrue(told.contains("not whole within 5.0s"), told);
         }
       } finally {
         for (SocketChannel c : stalled) {
