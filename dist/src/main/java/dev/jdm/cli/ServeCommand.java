@@ -67,7 +67,8 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (fuse != null) {
       o.put("jdm.frontends.fuse.enabled", true);
-      o.put("jdm.frontends.fuse.mountpoint", fuse.toString());
+      // The mount point is absolute in the configuration; here it may be relative to where we are.
+      o.put("jdm.frontends.fuse.mountpoint", fuse.toAbsolutePath().normalize().toString());
     }
     return o;
   }

@@ -139,7 +139,9 @@ public final class Daemon implements AutoCloseable {
           LOG.info("frontend {}: {}", p.name(), f.get().describe());
         }
       } catch (Exception e) {
-        throw new StartFailed(p.name() + ": " + e.getMessage(), e);
+        // Name the frontend once: its own message may already start with its name.
+        String m = String.valueOf(e.getMessage());
+        throw new StartFailed(m.startsWith(p.name() + ":") ? m : p.name() + ": " + m, e);
       }
     }
     Config c = config.config();

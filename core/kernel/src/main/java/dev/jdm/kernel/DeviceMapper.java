@@ -1,6 +1,7 @@
 package dev.jdm.kernel;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,6 +21,9 @@ import org.slf4j.LoggerFactory;
 public final class DeviceMapper implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DeviceMapper.class);
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+:@-]{1,127}");
+  private static final String SUSPEND_TIMEOUT = "jdm.kernel.suspend-timeout";
+  private static final String POOL_SIZE = "jdm.kernel.request-pool-size";
+  private static final int MAX_POOL = 1 << 20;
 
   private final TargetRegistry registry;
   private final BackingDevices backing = new BackingDevices(this);
@@ -37,13 +41,58 @@ public final class DeviceMapper implements AutoCloseable {
    * section.
    */
   public DeviceMapper(TargetRegistry registry, Config config) {
-    config.checkValid(ConfigFactory.defaultReference(), "jdm.kernel");
-    Config k = config.getConfig("jdm.kernel");
+    List<ConfigException.ValidationProblem> problems = check(config);
+    if (!problems.isEmpty()) {
+      throw new ConfigException.ValidationFailed(problems);
+    }
     this.registry = registry;
-    this.suspendTimeoutNanos = k.getDuration("suspend-timeout").toNanos();
-    this.poolSize = k.getInt("request-pool-size");
+    this.suspendTimeoutNanos = config.getDuration(SUSPEND_TIMEOUT).toNanos();
+    this.poolSize = config.getInt(POOL_SIZE);
     this.clones = new FreeList<>(poolSize, this::newClone);
     this.ios = new FreeList<>(poolSize, DmIo::new);
+  }
+
+  /**
+   * Every problem of the {@code jdm.kernel} section of {@code config}, each with the full key and
+   * the origin of its value: wrong types, and values out of range.
+   */
+  public static List<ConfigException.ValidationProblem> check(Config config) {
+    List<ConfigException.ValidationProblem> problems = new ArrayList<>();
+    try {
+      config.checkValid(ConfigFactory.defaultReference(), "jdm.kernel");
+    } catch (ConfigException.ValidationFailed e) {
+      e.problems().forEach(problems::add);
+      return problems;
+    }
+    try {
+      Duration timeout = config.getDuration(SUSPEND_TIMEOUT);
+      if (timeout.isNegative() || timeout.isZero()) {
+        problems.add(new ConfigException.ValidationProblem(SUSPEND_TIMEOUT,
+            config.getValue(SUSPEND_TIMEOUT).origin(), "must be a positive duration, not "
+                + timeout));
+      }
+    } catch (ConfigException e) {
+      problems.add(problem(SUSPEND_TIMEOUT, e));
+    }
+    try {
+      int pool = config.getInt(POOL_SIZE);
+      if (pool < 1 || pool > MAX_POOL) {
+        problems.add(new ConfigException.ValidationProblem(POOL_SIZE,
+            config.getValue(POOL_SIZE).origin(), "must be from 1 to " + MAX_POOL + ", not "
+                + pool));
+      }
+    } catch (ConfigException e) {
+      problems.add(problem(POOL_SIZE, e));
+    }
+    return problems;
+  }
+
+  /** A value typesafe-config could not read, as a problem of {@code path} without the origin. */
+  private static ConfigException.ValidationProblem problem(String path, ConfigException e) {
+    String m = e.getMessage();
+    String where = e.origin() == null ? "" : e.origin().description() + ": ";
+    return new ConfigException.ValidationProblem(path, e.origin(),
+        m.startsWith(where) ? m.substring(where.length()) : m);
   }
 
   private Clone newClone() {
