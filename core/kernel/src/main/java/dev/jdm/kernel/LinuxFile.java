@@ -50,23 +50,18 @@ final class LinuxFile implements AutoCloseable {
       FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
           ValueLayout.JAVA_INT));
 
+  /** pread(2) and pwrite(2): fd, buffer address, count, offset; bytes done or -1. */
+  private static final FunctionDescriptor POSITIONAL = FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+      ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG);
   // The data calls pass the buffer's native address as a plain long and keep no errno state, so
   // a read or write allocates nothing.
-  private static final MethodHandle PREAD = plain("pread",
-      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-  private static final MethodHandle PWRITE = plain("pwrite",
-      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  private static final MethodHandle PREAD = plain("pread", POSITIONAL);
+  private static final MethodHandle PWRITE = plain("pwrite", POSITIONAL);
   private static final MethodHandle FDATASYNC = down("fdatasync",
       FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
   // The same calls keeping errno, for the failure path only.
-  private static final MethodHandle PREAD_ERRNO = down("pread",
-      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-  private static final MethodHandle PWRITE_ERRNO = down("pwrite",
-      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+  private static final MethodHandle PREAD_ERRNO = down("pread", POSITIONAL);
+  private static final MethodHandle PWRITE_ERRNO = down("pwrite", POSITIONAL);
 
   private static MethodHandle down(String name, FunctionDescriptor fd) {
     return LINKER.downcallHandle(symbol(name), fd, CAPTURE);

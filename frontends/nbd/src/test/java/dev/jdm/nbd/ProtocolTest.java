@@ -187,11 +187,7 @@ class ProtocolTest {
       assertEquals(NbdWire.EIO, busy.readAt(0, 512).error());
       assertEquals(NbdWire.EIO, idle.readAt(0, 512).error());
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (fx.mapper.find("held").isPresent()) {
-      assertTrue(System.nanoTime() < deadline, "removed once its clients left");
-      Thread.sleep(20);
-    }
+    fx.awaitRemoved("held");
   }
 
   @Test
