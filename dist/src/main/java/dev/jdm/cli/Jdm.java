@@ -1,6 +1,7 @@
 package dev.jdm.cli;
 
 import dev.jdm.daemon.ConfigProblem;
+import dev.jdm.daemon.ControlProtocol;
 import dev.jdm.daemon.ControlProtocol.Reply;
 import dev.jdm.daemon.JdmConfig;
 import dev.jdm.daemon.JdmVersion;
@@ -137,13 +138,19 @@ public final class Jdm implements Callable<Integer> {
   }
 
   @Command(name = "remove", mixinStandardHelpOptions = true,
-      description = "Remove device NAME (as 'dmsetup remove').")
+      description = "Remove device NAME (as 'dmsetup remove'). A device that is open (by a FUSE"
+          + " open of its file or a loop device over it, an NBD client, another device's table:"
+          + " 'jdm info' shows the open count) is refused with 'Device or resource busy'.")
   int remove(
       @Parameters(paramLabel = "NAME", description = "The device's name.") String name,
       @Option(names = {"-f", "--force"},
-          description = "Remove it even when other devices use it or its I/O does not drain.")
-          boolean force) throws IOException {
-    return send("remove", List.of(name, Boolean.toString(force)));
+          description = "If it is open, make all its I/O fail at once and remove it when its"
+              + " last user closes it; if not, remove it even when its I/O does not drain.")
+          boolean force,
+      @Option(names = "--deferred",
+          description = "If it is open, remove it when its last user closes it; it works until"
+              + " then.") boolean deferred) throws IOException {
+    return send("remove", List.of(name, Boolean.toString(force), Boolean.toString(deferred)));
   }
 
   @Command(name = "clear", mixinStandardHelpOptions = true,
@@ -289,13 +296,23 @@ public final class Jdm implements Callable<Integer> {
       return String.join("\n", lines);
     }
     if (file == null || file.equals("-")) {
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      return limited(in, "standard input");
     }
-    try {
-      return Files.readString(Path.of(file));
+    try (InputStream f = Files.newInputStream(Path.of(file))) {
+      return limited(f, file);
     } catch (NoSuchFileException e) {
       throw new IOException(file + ": No such file");
     }
+  }
+
+  /** Reads a table, refusing one longer than a control request may carry. */
+  private static String limited(InputStream from, String name) throws IOException {
+    byte[] b = from.readNBytes(ControlProtocol.MAX_BYTES + 1);
+    if (b.length > ControlProtocol.MAX_BYTES) {
+      throw new IOException(name + ": more than " + (ControlProtocol.MAX_BYTES >> 20)
+          + " MiB: too long for a table (is it one?)");
+    }
+    return new String(b, StandardCharsets.UTF_8);
   }
 
   /** Wrong usage found after parsing: exit 2. */

@@ -48,8 +48,10 @@ final class ServeCommand implements Callable<Integer> {
   Path plugins;
 
   @Option(names = "--nbd", paramLabel = "ADDR",
-      description = "Serve NBD on ADDR (host:port or a Unix socket path); repeatable. Sets"
-          + " jdm.frontends.nbd.enabled and .listen.")
+      description = "Serve NBD on ADDR instead of the private socket nbd.sock of the runtime"
+          + " directory: a Unix socket path, or host:port (TCP: any local user can then reach"
+          + " every device unless TLS is required); repeatable. Sets jdm.frontends.nbd.enabled"
+          + " and .listen.")
   List<String> nbd = new ArrayList<>();
 
   @Option(names = "--fuse", paramLabel = "DIR",
@@ -72,7 +74,8 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (fuse != null) {
       o.put("jdm.frontends.fuse.enabled", true);
-      o.put("jdm.frontends.fuse.mountpoint", fuse.toString());
+      // The mount point is absolute in the configuration; here it may be relative to where we are.
+      o.put("jdm.frontends.fuse.mountpoint", fuse.toAbsolutePath().normalize().toString());
     }
     return o;
   }

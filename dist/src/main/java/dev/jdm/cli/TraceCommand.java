@@ -35,11 +35,20 @@ final class TraceCommand {
   int start(
       @Parameters(paramLabel = "NAME", description = "The device's name.") String name,
       @Option(names = {"-o", "--output"}, paramLabel = "FILE",
-          description = "Where to write (created 0600, or overwritten); default: a new file in"
-              + " jdm.trace.dir, the state dir's traces/.") Path output) throws IOException {
+          description = "Where to write: a new file, created 0600 (an existing one is refused"
+              + " without --force; a symbolic link always is); default: a new file in"
+              + " jdm.trace.dir, the state dir's traces/.") Path output,
+      @Option(names = "--force", description = "Overwrite FILE if it exists (a regular file).")
+          boolean force) throws IOException {
+    if (force && output == null) {
+      throw new Jdm.UsageError("--force goes with --output");
+    }
     List<String> args = new ArrayList<>(List.of(name));
     // The daemon runs elsewhere: send it a path that does not depend on our directory.
-    Optional.ofNullable(output).ifPresent(o -> args.add(o.toAbsolutePath().normalize().toString()));
+    Optional.ofNullable(output).ifPresent(o -> {
+      args.add(o.toAbsolutePath().normalize().toString());
+      args.add(Boolean.toString(force));
+    });
     return jdm.send("trace-start", args);
   }
 

@@ -9,6 +9,7 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -17,7 +18,8 @@ import java.util.List;
  *
  * <p>Both are a <b>list of strings</b>: a big-endian u32 count, then per string a big-endian u32
  * byte length and that many bytes of UTF-8. At most {@link #MAX_STRINGS} strings and
- * {@link #MAX_BYTES} bytes of text per list.
+ * {@link #MAX_BYTES} bytes of text per list. A reader keeps only what has arrived: an announced
+ * length reserves nothing.
  *
  * <p><b>Request</b>: {@link #VERSION}, the verb, then its arguments. A verb's table (from
  * {@code --table}, a file or standard input) is read by the client and sent as text.
@@ -25,7 +27,7 @@ import java.util.List;
  * <pre>
  * create  NAME READONLY [TABLE]     READONLY is true|false; no TABLE: a device without a table
  * load    NAME TABLE                into the inactive slot (reload is the same verb)
- * remove  NAME FORCE                FORCE is true|false
+ * remove  NAME FORCE [DEFERRED]     true|false each; an open device is refused without either
  * clear | suspend | resume  NAME
  * table   INACTIVE [NAME]           INACTIVE is true|false; no NAME: every device
  * status  [NAME]                   with NAME: also the device's counters and trace state
@@ -33,7 +35,8 @@ import java.util.List;
  * message NAME SECTOR WORD...
  * wait    NAME EVENT_NR TIMEOUT_MS VERBOSE   until the event number is above EVENT_NR;
  *                                   TIMEOUT_MS 0: no limit; VERBOSE true|false: reply info
- * trace-start NAME [FILE]           FILE absolute; none: a new file in jdm.trace.dir
+ * trace-start NAME [FILE [REPLACE]] FILE absolute, new unless REPLACE is true, never a symbolic
+ *                                   link; none: a new file in jdm.trace.dir
  * trace-stop  NAME
  * plugin-load [JAR]                 JAR absolute; none: the jars new in the plugins directory
  * plugin-unload ID
@@ -50,8 +53,10 @@ public final class ControlProtocol {
   public static final String SOCKET = "control.sock";
   /** Most strings in one list. */
   public static final int MAX_STRINGS = 1 << 16;
-  /** Most bytes of text in one list: room for very long tables. */
-  public static final int MAX_BYTES = 64 << 20;
+  /** Most bytes of text in one list: room for tables of hundreds of thousands of lines. */
+  public static final int MAX_BYTES = 16 << 20;
+  /** Bytes a string's buffer starts with; it grows as its bytes arrive, never ahead of them. */
+  private static final int FIRST_READ = 64 << 10;
 
   private ControlProtocol() {}
 
@@ -126,8 +131,18 @@ public final class ControlProtocol {
               + " bytes");
         }
         budget -= len;
-        byte[] s = new byte[len];
-        in.readFully(s);
+        byte[] s = new byte[Math.min(len, FIRST_READ)];
+        int have = 0;
+        while (have < len) {
+          if (have == s.length) {
+            s = Arrays.copyOf(s, (int) Math.min(len, 2L * s.length));
+          }
+          int n = in.read(s, have, s.length - have);
+          if (n < 0) {
+            throw new EOFException();
+          }
+          have += n;
+        }
         out.add(new String(s, StandardCharsets.UTF_8));
       }
       return out;

@@ -88,7 +88,8 @@ public final class Daemon implements AutoCloseable {
 
       List<Frontend> frontends = startFrontends(mapper, config, started);
       Verbs verbs = new Verbs(mapper, traces, plugins, JdmVersion.get());
-      ControlServer control = ControlServer.start(runtime.socket(), verbs);
+      ControlServer control = ControlServer.start(runtime.socket(), verbs,
+          config.maxControlRequests(), config.controlRequestTimeout());
       started.push(() -> {
         verbs.stop();
         control.close(wait);
@@ -147,7 +148,9 @@ public final class Daemon implements AutoCloseable {
           LOG.info("frontend {}: {}", p.name(), f.get().describe());
         }
       } catch (Exception e) {
-        throw new StartFailed(p.name() + ": " + e.getMessage(), e);
+        // Name the frontend once: its own message may already start with its name.
+        String m = String.valueOf(e.getMessage());
+        throw new StartFailed(m.startsWith(p.name() + ":") ? m : p.name() + ": " + m, e);
       }
     }
     Config c = config.config();

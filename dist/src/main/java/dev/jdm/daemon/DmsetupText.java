@@ -94,7 +94,8 @@ final class DmsetupText {
   }
 
   private static String info(DeviceInfo i) {
-    String state = (i.suspended() ? "SUSPENDED" : "ACTIVE") + (i.readOnly() ? " (READ-ONLY)" : "");
+    String state = (i.suspended() ? "SUSPENDED" : "ACTIVE") + (i.readOnly() ? " (READ-ONLY)" : "")
+        + (i.deferredRemove() ? " (DEFERRED REMOVE)" : "");
     String tables = i.liveTable() && i.inactiveTable() ? "LIVE & INACTIVE"
         : i.liveTable() ? "LIVE" : i.inactiveTable() ? "INACTIVE" : "None";
     return field("Name", i.name())

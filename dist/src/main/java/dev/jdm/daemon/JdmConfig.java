@@ -9,14 +9,19 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import dev.jdm.kernel.DeviceMapper;
+import dev.jdm.kernel.FrontendProvider;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.ServiceLoader;
 import java.util.Set;
 
 /**
@@ -31,13 +36,20 @@ public final class JdmConfig {
   static final String EMBEDDED = "jdm/embedded.conf";
   private static final String ENVIRONMENT = "jdm/environment.conf";
   private static final ConfigParseOptions STRICT = ConfigParseOptions.defaults().setAllowMissing(false);
+  /** Files larger than this are not scanned for devices named twice. */
+  private static final long MAX_SCANNED = 16 << 20;
 
   private final Config config;
   private final Config user;
+  /** The user's file and its text, for what typesafe-config does not keep (repeated keys). */
+  private final String userFile;
+  private final String userText;
 
-  private JdmConfig(Config config, Config user) {
+  private JdmConfig(Config config, Config user, String userFile, String userText) {
     this.config = config;
     this.user = user;
+    this.userFile = userFile;
+    this.userText = userText;
   }
 
   /**
@@ -49,6 +61,7 @@ public final class JdmConfig {
    */
   public static JdmConfig load(Optional<Path> file, Map<String, ?> overrides) throws ConfigProblem {
     Config user;
+    String text = null;
     if (file.isPresent()) {
       Path f = file.get();
       if (!Files.exists(f)) {
@@ -58,6 +71,11 @@ public final class JdmConfig {
         throw new ConfigProblem(f + ": Is a directory");
       }
       user = parse(() -> ConfigFactory.parseFile(f.toFile(), STRICT));
+      try {
+        text = Files.size(f) <= MAX_SCANNED ? Files.readString(f) : null;
+      } catch (IOException | RuntimeException unreadable) {
+        text = null;
+      }
     } else {
       user = parse(() -> ConfigFactory.parseResources(EMBEDDED, STRICT));
     }
@@ -68,7 +86,7 @@ public final class JdmConfig {
         .withFallback(user)
         .withFallback(ConfigFactory.defaultReferenceUnresolved())
         .resolve());
-    JdmConfig c = new JdmConfig(merged, user);
+    JdmConfig c = new JdmConfig(merged, user, file.map(Path::toString).orElse(null), text);
     c.check();
     return c;
   }
@@ -108,6 +126,16 @@ public final class JdmConfig {
   /** {@code jdm.control.shutdown-timeout}. */
   public Duration shutdownTimeout() {
     return config.getDuration("jdm.control.shutdown-timeout");
+  }
+
+  /** {@code jdm.control.max-requests}. */
+  public int maxControlRequests() {
+    return config.getInt("jdm.control.max-requests");
+  }
+
+  /** {@code jdm.control.request-timeout}. */
+  public Duration controlRequestTimeout() {
+    return config.getDuration("jdm.control.request-timeout");
   }
 
   /** The devices to create at start, in the order their sections appear. */
@@ -150,23 +178,50 @@ public final class JdmConfig {
         .toList();
   }
 
+  /**
+   * Checks the whole configuration and reports every problem at once, each as
+   * {@code FILE: LINE: key: why}: wrong types, unknown keys, devices named twice, jdm's own
+   * sections, the kernel's, and every installed frontend's.
+   */
   private void check() throws ConfigProblem {
     List<String> problems = new ArrayList<>();
+    Set<String> typed = new HashSet<>();
     Config reference = ConfigFactory.defaultReference();
     try {
       config.checkValid(reference, "jdm");
     } catch (ConfigException.ValidationFailed e) {
       for (ConfigException.ValidationProblem p : e.problems()) {
         problems.add(p.origin().description() + ": " + p.problem());
+        typed.add(p.origin().description());
       }
     }
     new UnknownKeys(reference, problems).walk(user.root(), "");
-    if (problems.isEmpty()) {
+    if (userText != null) {
+      problems.addAll(DuplicateDevices.find(userFile, userText));
+    }
+    if (typed.isEmpty()) {
       checkSections(problems);
+    }
+    // The kernel's and every frontend's section: their values, once their types are right.
+    List<ConfigException.ValidationProblem> parts = new ArrayList<>(DeviceMapper.check(config));
+    for (FrontendProvider f : ServiceLoader.load(FrontendProvider.class,
+        JdmConfig.class.getClassLoader())) {
+      parts.addAll(f.check(config));
+    }
+    for (ConfigException.ValidationProblem p : parts) {
+      if (p.origin() == null || !typed.contains(p.origin().description())) {
+        problems.add(line(p));
+      }
     }
     if (!problems.isEmpty()) {
       throw new ConfigProblem(problems);
     }
+  }
+
+  /** A problem as {@code FILE: LINE: full.key: why}. */
+  private static String line(ConfigException.ValidationProblem p) {
+    return (p.origin() == null ? "" : p.origin().description() + ": ") + p.path() + ": "
+        + p.problem();
   }
 
   /** Reads every value of jdm's own once, so a bad one stops the start, not a later use. */
@@ -176,6 +231,11 @@ public final class JdmConfig {
       stateDir();
       pluginsDir();
       shutdownTimeout();
+      controlRequestTimeout();
+      if (maxControlRequests() < 1) {
+        problems.add(config.getValue("jdm.control.max-requests").origin().description()
+            + ": jdm.control.max-requests: must be at least 1, not " + maxControlRequests());
+      }
     } catch (ConfigException e) {
       problems.add(e.getMessage());
     }

@@ -9,7 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,7 +34,10 @@ final class RuntimeDir implements AutoCloseable {
     this.lock = lock;
   }
 
-  /** Creates {@code dir} (0700) if needed, takes the lock and clears a stale socket. */
+  /**
+   * Creates {@code dir} (0700) if needed, checks that no other user can change it, takes the lock
+   * and clears a stale socket.
+   */
   static RuntimeDir claim(Path dir) throws StartFailed {
     try {
       if (!Files.isDirectory(dir)) {
@@ -42,6 +47,7 @@ final class RuntimeDir implements AutoCloseable {
     } catch (IOException e) {
       throw new StartFailed(dir + ": cannot create the runtime directory: " + e.getMessage());
     }
+    checkPrivate(dir);
     Path lockPath = dir.resolve(LOCK);
     FileChannel ch;
     try {
@@ -79,6 +85,31 @@ final class RuntimeDir implements AutoCloseable {
         // already failing
       }
       throw new StartFailed(lockPath + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * Refuses a directory another user owns or may write to: that user could replace the control
+   * socket (and so take the verbs, tables included) or the NBD socket (and so the data).
+   */
+  private static void checkPrivate(Path dir) throws StartFailed {
+    try {
+      int owner = (Integer) Files.getAttribute(dir, "unix:uid");
+      int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+      if (owner != me) {
+        throw new StartFailed(dir + ": refusing the runtime directory: it belongs to uid " + owner
+            + ", not to this daemon's user (uid " + me + "), who could swap its sockets; use"
+            + " another --runtime-dir");
+      }
+      Set<PosixFilePermission> mode = Files.getPosixFilePermissions(dir);
+      if (mode.contains(PosixFilePermission.GROUP_WRITE)
+          || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+        throw new StartFailed(dir + ": refusing the runtime directory: other users may write to it"
+            + " (mode " + PosixFilePermissions.toString(mode) + ") and so swap its sockets; chmod"
+            + " go-w it or use another --runtime-dir");
+      }
+    } catch (IOException e) {
+      throw new StartFailed(dir + ": cannot check the runtime directory: " + e.getMessage());
     }
   }
 

@@ -9,6 +9,7 @@ import dev.jdm.kernel.MappedDevice;
 import dev.jdm.kernel.TraceRecorder;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -62,11 +63,12 @@ final class Traces implements DeviceListener, AutoCloseable {
 
   /**
    * Starts recording device {@code name} into {@code output}, or into a new file in the trace
-   * directory when it is null.
+   * directory when it is null. An existing file is refused unless {@code replace}; a symbolic
+   * link always is.
    *
    * @return the trace file
    */
-  synchronized Path start(String name, Path output) throws DmException {
+  synchronized Path start(String name, Path output, boolean replace) throws DmException {
     MappedDevice d = mapper.get(name);
     Trace t = running.get(name);
     if (t != null) {
@@ -75,9 +77,14 @@ final class Traces implements DeviceListener, AutoCloseable {
     Path file = output != null ? output : defaultFile(name);
     TraceRecorder rec;
     try {
-      rec = TraceRecorder.toFile(name, file, capacity, drainInterval);
+      rec = TraceRecorder.toFile(name, file, capacity, drainInterval, replace);
     } catch (NoSuchFileException e) {
       throw new DmException(name + ": " + file + ": cannot write the trace: no such directory");
+    } catch (FileAlreadyExistsException e) {
+      throw new DmException(name + ": " + file + ": exists; --force overwrites it");
+    } catch (FileSystemException e) {
+      throw new DmException(name + ": " + file + ": cannot write the trace: "
+          + (e.getReason() != null ? e.getReason() : e.getMessage()));
     } catch (IOException e) {
       throw new DmException(name + ": " + file + ": cannot write the trace: " + e.getMessage());
     }

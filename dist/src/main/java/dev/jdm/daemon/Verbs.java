@@ -74,9 +74,14 @@ final class Verbs implements Function<List<String>, Reply> {
         yield Reply.ok("");
       }
       case "remove" -> {
-        a.arity(2, 2);
-        mapper.remove(a.get(0), a.flag(1));
-        yield Reply.ok("");
+        a.arity(2, 3);
+        boolean force = a.flag(1);
+        if (mapper.remove(a.get(0), force, a.optional(2) != null && a.flag(2))) {
+          yield Reply.ok("");
+        }
+        yield new Reply(0, "", "jdm: " + a.get(0) + ": still open: "
+            + (force ? "its I/O fails from now on; " : "") + "removed when its last user closes it"
+            + "\n");
       }
       case "clear", "suspend", "resume" -> {
         a.arity(1, 1).logged();
@@ -103,8 +108,9 @@ final class Verbs implements Function<List<String>, Reply> {
             + DmsetupText.remote(mapper.remoteStatus(d.name())));
       }
       case "trace-start" -> {
-        String file = a.arity(1, 2).optional(1);
-        yield Reply.ok(traces.start(a.get(0), file == null ? null : a.absolutePath(1)) + "\n");
+        String file = a.arity(1, 3).optional(1);
+        yield Reply.ok(traces.start(a.get(0), file == null ? null : a.absolutePath(1),
+            a.optional(2) != null && a.flag(2)) + "\n");
       }
       case "trace-stop" -> {
         a.arity(1, 1);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdm.daemon.ConfigProblem;
 import dev.jdm.daemon.ControlProtocol;
 import dev.jdm.daemon.Daemon;
 import dev.jdm.daemon.JdmConfig;
@@ -49,6 +50,40 @@ class DaemonTest {
     try (var left = Files.list(run)) {
       assertEquals(List.of(), left.toList());
     }
+  }
+
+  @Test
+  void aFrontendThatCannotStartIsNamedOnce() throws Exception {
+    Path config = InProcessDaemon.writeConfig(tmp, "frontends.fuse { enabled = true,"
+        + " mountpoint = \"" + tmp.resolve("nowhere") + "\" }");
+    assertEquals("fuse: mountpoint " + tmp.resolve("nowhere") + " does not exist",
+        refused(config).getMessage());
+  }
+
+  @Test
+  void aRuntimeDirOthersMayWriteToIsRefused() throws Exception {
+    Path run = Files.createDirectory(tmp.resolve("run"));
+    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxrwxrwx"));
+    Path config = InProcessDaemon.writeConfig(tmp, "");
+    assertEquals(run + ": refusing the runtime directory: other users may write to it (mode"
+        + " rwxrwxrwx) and so swap its sockets; chmod go-w it or use another --runtime-dir",
+        refused(config).getMessage());
+    Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxrwx---"));
+    assertTrue(refused(config).getMessage().contains("(mode rwxrwx---)"));
+    assertEquals(List.of(), runtimeDirEntries(), "nothing created in it");
+  }
+
+  @Test
+  void aRuntimeDirOfAnotherUserIsRefused() throws Exception {
+    Path run = Files.createDirectory(tmp.resolve("run"),
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    int other = me == 65534 ? 65533 : 65534;
+    Files.setAttribute(run, "unix:uid", other);
+    Path config = InProcessDaemon.writeConfig(tmp, "");
+    assertEquals(run + ": refusing the runtime directory: it belongs to uid " + other + ", not to"
+        + " this daemon's user (uid " + me + "), who could swap its sockets; use another"
+        + " --runtime-dir", refused(config).getMessage());
   }
 
   @Test
@@ -156,11 +191,12 @@ class DaemonTest {
   }
 
   @Test
-  void aBadValueReadByTheKernelStopsTheStartWithFileAndLine() throws Exception {
+  void aBadValueReadByTheKernelStopsTheStartWithFileLineAndFullKey() throws Exception {
     Path config = InProcessDaemon.writeConfig(tmp, "kernel.suspend-timeout = soon");
-    String m = refused(config).getMessage();
-    assertTrue(m.startsWith(config + ": " + lineOf(config, "soon") + ": "), m);
-    assertTrue(m.contains("suspend-timeout"), m);
+    String m = assertThrows(ConfigProblem.class,
+        () -> JdmConfig.load(Optional.of(config), Map.of())).getMessage();
+    assertTrue(m.startsWith(config + ": " + lineOf(config, "soon")
+        + ": jdm.kernel.suspend-timeout: "), m);
   }
 
   @Test

@@ -28,7 +28,7 @@ final class Distribution {
 
   /**
    * The environment a test daemon and its verbs run in: runtime and state dirs under {@code dir},
-   * and the NBD frontend (on by default, on a fixed port) off, so tests never fight over a port.
+   * and the NBD frontend off: tests that need it say where it listens.
    */
   static Map<String, String> env(Path dir) {
     return Map.of("JDM_RUNTIME_DIR", dir.resolve("run").toString(),

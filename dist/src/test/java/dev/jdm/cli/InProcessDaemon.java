@@ -43,7 +43,7 @@ final class InProcessDaemon implements AutoCloseable {
         + "  runtime-dir = \"" + dir.resolve("run") + "\"\n"
         + "  state-dir = \"" + dir.resolve("state") + "\"\n"
         + "  plugins-dir = \"" + dir.resolve("no-plugins") + "\"\n"
-        // The NBD frontend is on by default, on a fixed port: tests that share a machine keep off.
+        // Tests that need the NBD frontend turn it on.
         + "  frontends.nbd.enabled = false\n"
         + body + "\n}\n");
     return config;

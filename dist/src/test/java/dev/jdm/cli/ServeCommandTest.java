@@ -3,6 +3,7 @@ package dev.jdm.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.ByteArrayInputStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -31,5 +32,11 @@ class ServeCommandTest {
             "--fuse", "/mnt/jdm", "--plugins", "/p", "--runtime-dir", "/r"));
     assertEquals(Map.of("jdm.runtime-dir", "/r"), overrides("--runtime-dir", "/r", "serve"));
     assertEquals(Map.of(), overrides("serve"));
+  }
+
+  @Test
+  void aRelativeMountPointIsTakenFromWhereTheCommandRuns() {
+    assertEquals(Path.of("").toAbsolutePath().resolve("mnt/jdm").toString(),
+        overrides("serve", "--fuse", "mnt/jdm").get("jdm.frontends.fuse.mountpoint"));
   }
 }

@@ -1,6 +1,7 @@
 package dev.jdm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -148,6 +149,32 @@ class TraceVerbsTest {
   }
 
   @Test
+  void anExistingFileIsKeptUnlessForcedAndASymbolicLinkIsNeverFollowed() throws Exception {
+    Path victim = tmp.resolve("victim.txt");
+    Files.writeString(victim, "precious\n");
+    assertEquals("jdm: disk: " + victim + ": exists; --force overwrites it",
+        d.jdm("trace", "start", "disk", "-o", victim.toString()).failed());
+    Path link = tmp.resolve("link.csv");
+    Files.createSymbolicLink(link, victim);
+    assertEquals("jdm: disk: " + link + ": cannot write the trace: is a symbolic link; a trace is"
+        + " never written through one", d.jdm("trace", "start", "disk", "-o", link.toString())
+        .failed());
+    assertEquals("jdm: disk: " + link + ": cannot write the trace: is a symbolic link; a trace is"
+        + " never written through one", d.jdm("trace", "start", "disk", "-o", link.toString(),
+        "--force").failed());
+    Path dangling = tmp.resolve("dangling.csv");
+    Files.createSymbolicLink(dangling, tmp.resolve("created-through-link.csv"));
+    assertEquals(1, d.jdm("trace", "start", "disk", "-o", dangling.toString()).code());
+    assertFalse(Files.exists(tmp.resolve("created-through-link.csv")));
+    assertEquals("precious\n", Files.readString(victim));
+
+    assertEquals(victim + "\n",
+        d.jdm("trace", "start", "disk", "-o", victim.toString(), "--force").ok());
+    d.jdm("trace", "stop", "disk").ok();
+    assertTrue(Files.readString(victim).startsWith("time_ns,op,sector,bytes,latency_us,result"));
+  }
+
+  @Test
   void saysWhatIsWrong() throws Exception {
     Path csv = tmp.resolve("a.csv");
     assertEquals("jdm: nosuch: No such device",
@@ -173,7 +200,7 @@ class TraceVerbsTest {
     assertEquals("jdm: " + csv + ": nothing to plot: none of the 0 requests in the trace match"
         + " the --sectors and --ops asked for",
         d.jdm("trace", "plot", csv.toString(), "-o", tmp.resolve("x.png").toString()).failed());
-    d.jdm("trace", "start", "disk", "-o", csv.toString()).ok();
+    d.jdm("trace", "start", "disk", "-o", csv.toString(), "--force").ok();
     io(IoOp.READ, 0, 512);
     d.jdm("trace", "stop", "disk").ok();
     assertEquals("jdm: " + tmp.resolve("no/x.png") + ": cannot write the plot: no such directory",

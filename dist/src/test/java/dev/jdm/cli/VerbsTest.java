@@ -97,6 +97,34 @@ class VerbsTest {
   }
 
   @Test
+  void aTableOfMoreThanTwoToTheSixtyThreeBytesIsRefusedWhateverItsLines() {
+    // 2^54 sectors are 2^63 bytes: the size in bytes would wrap negative.
+    assertEquals("jdm: big: zero: Invalid length: the device would be larger than 2^63 bytes"
+        + " (line 1)", d.jdm("create", "big", "--table", "0 18014398509481984 zero").failed());
+    assertEquals("jdm: big: zero: Invalid length: the device would be larger than 2^63 bytes"
+        + " (line 2)", d.jdm("create", "big", "--table", "0 8 zero", "--table",
+            "8 18014398509481976 zero").failed());
+    assertEquals("jdm: big: zero: Invalid length: the device would be larger than 2^63 bytes"
+        + " (line 1)", d.jdm("create", "big", "--table", "0 9223372036854775807 zero").failed());
+    d.jdm("create", "big", "--table", "0 18014398509481983 zero").ok();
+    d.jdm("create", "small", "--table", "0 8 zero").ok();
+    assertTrue(d.jdm("load", "small", "--table", "0 18014398509481984 zero").failed()
+        .contains("larger than 2^63 bytes"));
+    assertEquals("0 18014398509481983 zero\n",
+        d.jdm("table", "big").ok());
+  }
+
+  @Test
+  void devicesCannotBeCalledDotOrDotDot() {
+    for (String name : new String[] {".", ".."}) {
+      assertEquals("jdm: '" + name + "': invalid device name: . and .. name directories (the FUSE"
+          + " mount shows a device as a file of its name)",
+          d.jdm("create", name, "--table", "0 8 zero").failed());
+    }
+    d.jdm("create", "...", "--table", "0 8 zero").ok();
+  }
+
+  @Test
   void suspendReloadResumeSwapsTheTable() {
     d.jdm("create", "--table", "0 64 zero", "dev").ok();
     d.jdm("suspend", "dev").ok();

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.ReadableByteChannel;
@@ -55,6 +56,21 @@ class ControlProtocolTest {
         () -> ControlProtocol.read(raw(1, 10))).getMessage());
     List<String> many = new ArrayList<>(Collections.nCopies(ControlProtocol.MAX_STRINGS + 1, ""));
     assertThrows(IOException.class, () -> roundTrip(many));
+  }
+
+  @Test
+  void anAnnouncedLengthReservesNothingBeforeItsBytesArrive() {
+    var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    long me = Thread.currentThread().threadId();
+    // A string of MAX_BYTES announced, ten bytes sent, then the client stalls (here: ends).
+    ByteBuffer b = ByteBuffer.allocate(8 + 10).putInt(1).putInt(ControlProtocol.MAX_BYTES);
+    ReadableByteChannel stalled = Channels.newChannel(
+        new java.io.ByteArrayInputStream(b.array()));
+    long before = mx.getThreadAllocatedBytes(me);
+    assertEquals("message cut short", assertThrows(IOException.class,
+        () -> ControlProtocol.read(stalled)).getMessage());
+    long took = mx.getThreadAllocatedBytes(me) - before;
+    assertTrue(took < 1 << 20, "reading ten bytes of an announced string took " + took + " bytes");
   }
 
   @Test

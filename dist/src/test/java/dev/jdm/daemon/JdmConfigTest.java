@@ -59,6 +59,39 @@ class JdmConfigTest {
   }
 
   @Test
+  void everyProblemOfAFileIsReportedAtOnceWithFileLineAndFullKey() throws Exception {
+    Path garbage = Files.writeString(tmp.resolve("garbage.pem"), "this is no certificate\n");
+    String m = refusal("""
+        jdm {
+          kernel.request-pool-size = -5
+          kernel.suspend-timeout = 0s
+          devices.a { table = "0 8 zero" }
+          devices.b { table = "0 8 zero" }
+          devices.a { table = "0 16 zero" }
+          frontends.nbd.tls { mode = require, certificate = "/nonexistent/cert.pem", key = "K" }
+          frontends.fuse { enabled = true, mountpoint = "/x", threads = 0 }
+        }
+        """.replace("K", garbage.toString()));
+    String f = tmp.resolve("jdm.conf").toString();
+    assertEquals(List.of(
+        f + ": 6: jdm.devices.a: a second device called a (the first is at line 4): HOCON would"
+            + " keep only this one's table; rename one",
+        f + ": 3: jdm.kernel.suspend-timeout: must be a positive duration, not PT0S",
+        f + ": 2: jdm.kernel.request-pool-size: must be from 1 to 1048576, not -5",
+        f + ": 7: jdm.frontends.nbd.tls.certificate: /nonexistent/cert.pem: No such file",
+        f + ": 8: jdm.frontends.fuse.threads: must be 1 to 1024, not 0"), m.lines().toList());
+  }
+
+  @Test
+  void aGarbageCertificateSaysWhyWithFileAndLine() throws Exception {
+    Path garbage = Files.writeString(tmp.resolve("garbage.pem"), "this is no certificate\n");
+    String m = refusal("jdm.frontends.nbd.tls { mode = on, certificate = \"" + garbage
+        + "\", key = \"" + garbage + "\" }\n");
+    assertEquals(tmp.resolve("jdm.conf") + ": 1: jdm.frontends.nbd.tls.certificate: " + garbage
+        + ": not a PEM certificate file: No certificate data found", m);
+  }
+
+  @Test
   void aTypoInAKeyIsRefusedWithFileAndLine() throws Exception {
     String m = refusal("""
         jdm {
@@ -90,7 +123,7 @@ class JdmConfigTest {
   @Test
   void frontendSectionsAreLeftToTheirFrontends() throws Exception {
     JdmConfig c = JdmConfig.load(Optional.of(file("""
-        jdm.frontends.nbd { enabled = false, listen = ["127.0.0.1:10809"], whatever = 1 }
+        jdm.frontends.nbd { enabled = false, listen = ["127.0.0.1:10809"] }
         jdm.frontends.someday.anything = true
         """)), Map.of());
     assertTrue(c.frontendSections().containsAll(List.of("nbd", "someday")));

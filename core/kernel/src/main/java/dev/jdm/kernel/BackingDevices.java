@@ -4,6 +4,7 @@ import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.DeviceMode;
 import dev.jdm.spi.TargetException;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -11,16 +12,21 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Backing devices opened by targets, each opened once and shared with a reference count, like the
  * kernel's per-table {@code dm_dev} list. Files and block devices are keyed by their real path;
  * {@code /dev/mapper/NAME} names another jdm device, which then counts this use as an open; remote
  * devices ({@link RemoteDevices}) are keyed by their path as written. Each entry remembers which
- * jdm devices use it, for their status.
+ * jdm devices use it, for their status. As in the kernel's tables, a device may be named by its
+ * numbers: {@code 7:0} for a block device, {@code 253:N} for the jdm device of minor N.
  */
 final class BackingDevices implements AutoCloseable {
   static final String MAPPER_PREFIX = "/dev/mapper/";
+  /** A device named by its numbers, as the kernel prints tables: {@code 7:0}, {@code 253:3}. */
+  private static final Pattern MAJOR_MINOR = Pattern.compile("(\\d{1,9}):(\\d{1,9})");
 
   private record Entry(String key, BlockDevice device, int refs, List<String> users) {}
 
@@ -42,15 +48,26 @@ final class BackingDevices implements AutoCloseable {
     if (RemoteDevices.names(path)) {
       return openRemote(path, mode, forDevice);
     }
+    Matcher numbers = MAJOR_MINOR.matcher(path);
+    if (numbers.matches() && Integer.parseInt(numbers.group(1)) == DeviceInfo.MAJOR) {
+      return openMapped(byMinor(path, Integer.parseInt(numbers.group(2))), mode, forDevice);
+    }
     String key;
     try {
-      key = Path.of(path).toRealPath().toString();
+      key = (numbers.matches() ? blockDevice(path) : Path.of(path)).toRealPath().toString();
     } catch (NoSuchFileException e) {
       throw new TargetException("Device lookup failed: " + path + ": No such file or directory");
     } catch (IOException | RuntimeException e) {
       throw new TargetException("Device lookup failed: " + path + ": " + e.getMessage());
     }
     Entry e = byKey.get(key);
+    if (e != null && e.device() instanceof FileDevice f) {
+      try {
+        f.refreshSize();
+      } catch (IOException | RuntimeException x) {
+        throw new TargetException("Device lookup failed: " + path + ": " + x.getMessage());
+      }
+    }
     if (e == null) {
       try {
         FileDevice f = FileDevice.open(path, Path.of(key), true);
@@ -94,6 +111,29 @@ final class BackingDevices implements AutoCloseable {
     return e.device();
   }
 
+  /**
+   * The node of block device {@code major:minor}, as the kernel names it in {@code /sys/dev/block}
+   * (what dmsetup tables print): {@code 7:0} is {@code /dev/loop0}.
+   */
+  private static Path blockDevice(String numbers) throws TargetException {
+    try {
+      Path sys = Files.readSymbolicLink(Path.of("/sys/dev/block", numbers));
+      return Path.of("/dev", sys.getFileName().toString());
+    } catch (IOException e) {
+      throw new TargetException("Device lookup failed: " + numbers + ": no such block device");
+    }
+  }
+
+  /** The name of the jdm device {@code 253:minor}. */
+  private String byMinor(String numbers, int minor) throws TargetException {
+    for (MappedDevice d : mapper.list()) {
+      if (d.minor() == minor) {
+        return d.name();
+      }
+    }
+    throw new TargetException("Device lookup failed: " + numbers + ": no such jdm device");
+  }
+
   private BlockDevice openMapped(String name, DeviceMode mode, String forDevice)
       throws TargetException {
     MappedDevice d = mapper.find(name).orElseThrow(() -> new TargetException(
@@ -106,10 +146,15 @@ final class BackingDevices implements AutoCloseable {
       throw new TargetException("Device lookup failed: " + MAPPER_PREFIX + name
           + ": device is read-only");
     }
+    try {
+      d.hold();
+    } catch (DmException gone) {
+      throw new TargetException("Device lookup failed: " + MAPPER_PREFIX + name
+          + ": no such jdm device");
+    }
     Entry e = byKey.getOrDefault(MAPPER_PREFIX + name,
         new Entry(MAPPER_PREFIX + name, d, 0, List.of()));
     keep(e, forDevice);
-    d.opened(1);
     return d;
   }
 
@@ -128,7 +173,7 @@ final class BackingDevices implements AutoCloseable {
       return;
     }
     if (device instanceof MappedDevice m) {
-      m.opened(-1);
+      m.unhold();
     }
     if (e.refs() > 1) {
       List<String> users = new ArrayList<>(e.users());

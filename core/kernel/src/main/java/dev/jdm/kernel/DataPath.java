@@ -38,6 +38,8 @@ final class DataPath {
   private final Object drained = new Object();
   private final DeviceStats stats = new DeviceStats();
   private volatile IoTracer tracer;
+  /** The last gone lower device reported, so the log says it once, not per request. */
+  private volatile MappedDevice reportedGone;
 
   DataPath(MappedDevice device, FreeList<Clone> clones, FreeList<DmIo> ios, boolean readOnly) {
     this.device = device;
@@ -80,9 +82,36 @@ final class DataPath {
     io.release();
   }
 
+  /**
+   * Whether {@code r} may run: the one place a request is judged, whichever frontend sent it
+   * (nbdkit's {@code validate_request}). Null when it may; else the status it fails with.
+   */
   private IoStatus check(Table t, IoRequest r) {
     IoOp op = r.op();
-    if (t == null) {
+    IoStatus bad = check(t, op, r.sector(), r.length());
+    if (bad != null || !op.hasData()) {
+      return bad;
+    }
+    long length = r.length();
+    if (r.data() == null || r.dataOffset() < 0 || r.dataOffset() > r.data().capacity() - length) {
+      return IoStatus.EINVAL;
+    }
+    return null;
+  }
+
+  /**
+   * The checks that need no data buffer, in this order: the device is there and has a table
+   * (ESHUTDOWN once removed, EIO while it has none or fails everything), may be changed (EPERM),
+   * the range is not empty and aligned to the table's logical block (EINVAL), lies inside the
+   * device (ENOSPC for
+   * writes past the end, EINVAL for reads and discards, as NBD's proto.md asks), and the device can
+   * do the op (EOPNOTSUPP).
+   */
+  IoStatus check(Table t, IoOp op, long sector, long length) {
+    if (removed) {
+      return IoStatus.ESHUTDOWN;
+    }
+    if (t == null || t.failing) {
       return IoStatus.EIO;
     }
     if (readOnly && op.changesData()) {
@@ -91,16 +120,13 @@ final class DataPath {
     if (op == IoOp.FLUSH) {
       return null;
     }
-    long length = r.length();
-    if (length <= 0 || (length & (IoRequest.SECTOR_SIZE - 1)) != 0) {
+    int block = t.limits.logicalBlockSize();
+    if (length <= 0 || (((sector << IoRequest.SECTOR_SHIFT) | length) & (block - 1)) != 0) {
       return IoStatus.EINVAL;
     }
-    if (op.hasData() && (r.data() == null || r.dataOffset() < 0
-        || r.dataOffset() > r.data().capacity() - length)) {
-      return IoStatus.EINVAL;
-    }
-    if (r.sector() < 0 || r.sector() > t.size - r.sectors()) {
-      return op.changesData() ? IoStatus.ENOSPC : IoStatus.EINVAL;
+    long sectors = length >>> IoRequest.SECTOR_SHIFT;
+    if (sector < 0 || sector > t.size - sectors) {
+      return op == IoOp.WRITE || op == IoOp.WRITE_ZEROES ? IoStatus.ENOSPC : IoStatus.EINVAL;
     }
     if (op == IoOp.DISCARD && !t.discard) {
       return IoStatus.EOPNOTSUPP;
@@ -196,7 +222,10 @@ final class DataPath {
     switch (res) {
       case REMAPPED -> {
         BlockDevice d = piece.device();
-        if (d == null || piece.sector() < 0
+        if (d instanceof MappedDevice lower && lower.gone()) {
+          lowerGone(s, lower);
+          piece.complete(IoStatus.EIO);
+        } else if (d == null || piece.sector() < 0
             || (piece.op() != IoOp.FLUSH && piece.sector() > d.sizeInSectors() - piece.sectors())) {
           LOG.error("{}: {}: remapped outside its device: {}", device.name(), s.typeName, piece);
           piece.complete(IoStatus.EIO);
@@ -220,6 +249,15 @@ final class DataPath {
         c.recycle();
         io.release();
       }
+    }
+  }
+
+  /** Says once per lower device that a stacked device it maps to is gone. */
+  private void lowerGone(Segment s, MappedDevice lower) {
+    if (reportedGone != lower) {
+      reportedGone = lower;
+      LOG.warn("{}: {}: lower device {} is gone ({}); its I/O fails", device.name(), s.typeName,
+          lower.path(), lower.removed() ? "removed" : "removed with --force, still open");
     }
   }
 

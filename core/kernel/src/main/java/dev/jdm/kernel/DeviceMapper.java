@@ -1,6 +1,7 @@
 package dev.jdm.kernel;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,6 +21,9 @@ import org.slf4j.LoggerFactory;
 public final class DeviceMapper implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(DeviceMapper.class);
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.+:@-]{1,127}");
+  private static final String SUSPEND_TIMEOUT = "jdm.kernel.suspend-timeout";
+  private static final String POOL_SIZE = "jdm.kernel.request-pool-size";
+  private static final int MAX_POOL = 1 << 20;
 
   private final TargetRegistry registry;
   private final BackingDevices backing;
@@ -38,15 +42,61 @@ public final class DeviceMapper implements AutoCloseable {
    * section.
    */
   public DeviceMapper(TargetRegistry registry, Config config) {
-    config.checkValid(ConfigFactory.defaultReference(), "jdm.kernel");
-    Config k = config.getConfig("jdm.kernel");
+    List<ConfigException.ValidationProblem> problems = check(config);
+    if (!problems.isEmpty()) {
+      throw new ConfigException.ValidationFailed(problems);
+    }
     this.registry = registry;
+    Config k = config.getConfig("jdm.kernel");
     this.backing = new BackingDevices(this, new RemoteDevices(k));
-    this.suspendTimeoutNanos = k.getDuration("suspend-timeout").toNanos();
-    this.poolSize = k.getInt("request-pool-size");
+    this.suspendTimeoutNanos = config.getDuration(SUSPEND_TIMEOUT).toNanos();
+    this.poolSize = config.getInt(POOL_SIZE);
     this.clones = new FreeList<>(poolSize, this::newClone);
     this.ios = new FreeList<>(poolSize, DmIo::new);
     this.services = new KernelServices(k, poolSize);
+  }
+
+  /**
+   * Every problem of the {@code jdm.kernel} section of {@code config}, each with the full key and
+   * the origin of its value: wrong types, and values out of range.
+   */
+  public static List<ConfigException.ValidationProblem> check(Config config) {
+    List<ConfigException.ValidationProblem> problems = new ArrayList<>();
+    try {
+      config.checkValid(ConfigFactory.defaultReference(), "jdm.kernel");
+    } catch (ConfigException.ValidationFailed e) {
+      e.problems().forEach(problems::add);
+      return problems;
+    }
+    try {
+      Duration timeout = config.getDuration(SUSPEND_TIMEOUT);
+      if (timeout.isNegative() || timeout.isZero()) {
+        problems.add(new ConfigException.ValidationProblem(SUSPEND_TIMEOUT,
+            config.getValue(SUSPEND_TIMEOUT).origin(), "must be a positive duration, not "
+                + timeout));
+      }
+    } catch (ConfigException e) {
+      problems.add(problem(SUSPEND_TIMEOUT, e));
+    }
+    try {
+      int pool = config.getInt(POOL_SIZE);
+      if (pool < 1 || pool > MAX_POOL) {
+        problems.add(new ConfigException.ValidationProblem(POOL_SIZE,
+            config.getValue(POOL_SIZE).origin(), "must be from 1 to " + MAX_POOL + ", not "
+                + pool));
+      }
+    } catch (ConfigException e) {
+      problems.add(problem(POOL_SIZE, e));
+    }
+    return problems;
+  }
+
+  /** A value typesafe-config could not read, as a problem of {@code path} without the origin. */
+  private static ConfigException.ValidationProblem problem(String path, ConfigException e) {
+    String m = e.getMessage();
+    String where = e.origin() == null ? "" : e.origin().description() + ": ";
+    return new ConfigException.ValidationProblem(path, e.origin(),
+        m.startsWith(where) ? m.substring(where.length()) : m);
   }
 
   private Clone newClone() {
@@ -93,6 +143,10 @@ public final class DeviceMapper implements AutoCloseable {
    * {@code load} and {@code resume} give it one), as {@code dmsetup create}.
    */
   public MappedDevice create(String name, String table, boolean readOnly) throws DmException {
+    if (name.equals(".") || name.equals("..")) {
+      throw new DmException("'" + name + "': invalid device name: . and .. name directories"
+          + " (the FUSE mount shows a device as a file of its name)");
+    }
     if (!NAME.matcher(name).matches()) {
       throw new DmException("'" + name + "': invalid device name: 1 to 127 of A-Z a-z 0-9 _ . +"
           + " : @ -");
@@ -171,14 +225,44 @@ public final class DeviceMapper implements AutoCloseable {
   }
 
   /**
-   * Removes the device ({@code dmsetup remove}): refused while another device's table uses it,
-   * unless forced.
+   * Removes the device ({@code dmsetup remove}): refused while it is open (by another device's
+   * table, a FUSE open of its file, an NBD client), unless forced.
    */
   public void remove(String name, boolean force) throws DmException {
+    remove(name, force, false);
+  }
+
+  /**
+   * Removes the device, or marks it to be removed when its last user closes it: {@code dmsetup
+   * remove [--force] [--deferred]}. While it is open, a plain remove is refused with "Device or
+   * resource busy"; {@code deferred} leaves it working until the last close; {@code force} makes all
+   * its I/O fail at once and removes it at the last close.
+   *
+   * @return true when it is gone now, false when it goes at its last close
+   */
+  public boolean remove(String name, boolean force, boolean deferred) throws DmException {
     MappedDevice d = get(name);
-    d.remove(force);
-    devices.remove(name, d);
-    LOG.info("{}: removed", name);
+    if (!d.remove(force, deferred)) {
+      LOG.info("{}: open; {}removed when its last user closes it", name,
+          force ? "failing all I/O now, " : "");
+      return false;
+    }
+    removed(d);
+    return true;
+  }
+
+  /** The last user of a device marked for deferred removal closed it: remove it, off its thread. */
+  void removeDeferred(MappedDevice d) {
+    Thread.ofVirtual().name("jdm-remove-" + d.name()).start(() -> {
+      if (d.removeIfUnused()) {
+        removed(d);
+      }
+    });
+  }
+
+  private void removed(MappedDevice d) {
+    devices.remove(d.name(), d);
+    LOG.info("{}: removed", d.name());
     for (DeviceListener l : listeners) {
       l.removed(d);
     }
@@ -221,19 +305,17 @@ public final class DeviceMapper implements AutoCloseable {
     return backing.openCount();
   }
 
-  /** Removes every device, users before the devices they stack on, then closes the rest. */
+  /**
+   * Removes every device whoever has it open, users before the devices they stack on, then closes
+   * the rest.
+   */
   @Override
   public void close() {
     while (!devices.isEmpty()) {
       List<MappedDevice> order = new ArrayList<>(devices.values());
-      order.sort((a, b) -> Integer.compare(a.info().openCount(), b.info().openCount()));
-      MappedDevice d = order.getFirst();
-      try {
-        remove(d.name(), true);
-      } catch (DmException e) {
-        LOG.warn("{}", e.getMessage());
-        devices.remove(d.name());
-      }
+      MappedDevice d = order.stream().filter(m -> !m.held()).findFirst().orElse(order.getFirst());
+      d.destroy();
+      removed(d);
     }
     backing.close();
     services.close();

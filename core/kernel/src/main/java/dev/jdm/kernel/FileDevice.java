@@ -31,12 +31,14 @@ final class FileDevice implements BlockDevice, AutoCloseable {
   private final String path;
   private final FileChannel channel;
   private final LinuxFile linux;
-  private final long sectors;
+  private final Path real;
+  private volatile long sectors;
   private final boolean readOnly;
 
-  private FileDevice(String path, FileChannel channel, LinuxFile linux, long sectors,
+  private FileDevice(String path, Path real, FileChannel channel, LinuxFile linux, long sectors,
       boolean readOnly) {
     this.path = path;
+    this.real = real;
     this.channel = channel;
     this.linux = linux;
     this.sectors = sectors;
@@ -51,12 +53,28 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         ? FileChannel.open(real, StandardOpenOption.READ, StandardOpenOption.WRITE)
         : FileChannel.open(real, StandardOpenOption.READ);
     try {
-      long bytes = Files.isRegularFile(real) ? ch.size() : blockDeviceBytes(real);
+      long bytes = bytes(real, ch);
       LinuxFile lf = new LinuxFile(real.toString(), rw);
-      return new FileDevice(path, ch, lf, bytes >>> IoRequest.SECTOR_SHIFT, !rw);
+      return new FileDevice(path, real, ch, lf, bytes >>> IoRequest.SECTOR_SHIFT, !rw);
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
+    }
+  }
+
+  private static long bytes(Path real, FileChannel ch) throws IOException {
+    return Files.isRegularFile(real) ? ch.size() : blockDeviceBytes(real);
+  }
+
+  /**
+   * Reads the size again: a file or loop device may have grown (or shrunk) since it was opened.
+   * Called when a table that uses it is built, as the kernel sees a block device's current size.
+   */
+  void refreshSize() throws IOException {
+    long now = bytes(real, channel) >>> IoRequest.SECTOR_SHIFT;
+    if (now != sectors) {
+      LOG.info("{}: size changed from {} to {} sectors", path, sectors, now);
+      sectors = now;
     }
   }
 
@@ -110,6 +128,10 @@ final class FileDevice implements BlockDevice, AutoCloseable {
         case WRITE_ZEROES -> zero(pos, r.length(), r.hasFlag(IoRequest.NO_UNMAP));
       }
       status = IoStatus.OK;
+    } catch (LinuxFile.ErrnoException e) {
+      status = e.errno == LinuxFile.ENOSPC || e.errno == LinuxFile.EDQUOT
+          ? IoStatus.ENOSPC : IoStatus.EIO;
+      LOG.warn("{}: {} failed: {}", path, r, e.getMessage());
     } catch (IOException e) {
       LOG.warn("{}: {} failed: {}", path, r, e.toString());
       status = IoStatus.EIO;
@@ -118,9 +140,7 @@ final class FileDevice implements BlockDevice, AutoCloseable {
   }
 
   private void sync() throws IOException {
-    if (!linux.fdatasync()) {
-      throw new IOException("fdatasync failed");
-    }
+    linux.fdatasync();
   }
 
   private void read(ByteBuffer b, int off, int len, long pos) throws IOException {
@@ -130,12 +150,13 @@ final class FileDevice implements BlockDevice, AutoCloseable {
       while (done < len) {
         long n = linux.pread(at + done, len - done, pos + done);
         if (n < 0) {
-          throw new IOException("pread failed at byte " + (pos + done));
+          n = linux.retry(false, at + done, len - done, pos + done);
+          if (n < 0) {
+            throw new LinuxFile.ErrnoException("pread at byte " + (pos + done), (int) -n);
+          }
         }
         if (n == 0) {
-          // A file shorter than its table says reads as zeros past its end.
-          MemorySegment.ofBuffer(b).asSlice(off - b.position() + done, len - done).fill((byte) 0);
-          break;
+          throw shorter(pos + done);
         }
         done += n;
       }
@@ -145,12 +166,18 @@ final class FileDevice implements BlockDevice, AutoCloseable {
     b.limit(b.capacity()).position(off).limit(off + len);
     while (b.hasRemaining()) {
       if (channel.read(b, pos + (b.position() - off)) < 0) {
-        // A file shorter than its table says reads as zeros past its end.
-        while (b.hasRemaining()) {
-          b.put((byte) 0);
-        }
+        throw shorter(pos + (b.position() - off));
       }
     }
+  }
+
+  /**
+   * A read reached the end of the file inside the device: the file was truncated under the table.
+   * Zeros there would be a silent lie about data that is gone.
+   */
+  private IOException shorter(long at) {
+    return new IOException("read past the end of the file at byte " + at
+        + ": it is shorter than the table says (truncated?)");
   }
 
   private void write(ByteBuffer b, int off, int len, long pos) throws IOException {
@@ -160,7 +187,13 @@ final class FileDevice implements BlockDevice, AutoCloseable {
       while (done < len) {
         long n = linux.pwrite(at + done, len - done, pos + done);
         if (n <= 0) {
-          throw new IOException("pwrite failed at byte " + (pos + done));
+          n = linux.retry(true, at + done, len - done, pos + done);
+          if (n < 0) {
+            throw new LinuxFile.ErrnoException("pwrite at byte " + (pos + done), (int) -n);
+          }
+          if (n == 0) {
+            throw new IOException("pwrite wrote nothing at byte " + (pos + done));
+          }
         }
         done += n;
       }

@@ -1,6 +1,8 @@
 package dev.jdm.kernel;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -20,4 +22,13 @@ public interface FrontendProvider {
    * @throws Exception with a one-line message when it cannot start (address in use, bad mount point)
    */
   Optional<Frontend> start(DeviceMapper mapper, Config config) throws Exception;
+
+  /**
+   * Every problem of this frontend's section of {@code config} (the whole resolved
+   * configuration), each with its full key and the origin of its value, so that the daemon can
+   * report all of a file's problems at once before it starts anything. None by default.
+   */
+  default List<ConfigException.ValidationProblem> check(Config config) {
+    return List.of();
+  }
 }

@@ -25,6 +25,10 @@ final class LinuxFile implements AutoCloseable {
   static final int ENXIO = 6;
   /** errno: the file system does not support the operation. */
   static final int EOPNOTSUPP = 95;
+  /** errno: no space left on the file system. */
+  static final int ENOSPC = 28;
+  /** errno: the user's disk quota is used up. */
+  static final int EDQUOT = 122;
 
   private static final MethodHandle OPEN = down("open",
       FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -37,16 +41,18 @@ final class LinuxFile implements AutoCloseable {
       FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
           ValueLayout.JAVA_INT));
 
+  /** pread(2) and pwrite(2): fd, buffer address, count, offset; bytes done or -1. */
+  private static final FunctionDescriptor POSITIONAL = FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+      ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG);
   // The data calls pass the buffer's native address as a plain long and keep no errno state, so
   // a read or write allocates nothing.
-  private static final MethodHandle PREAD = plain("pread",
-      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-  private static final MethodHandle PWRITE = plain("pwrite",
-      FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-          ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-  private static final MethodHandle FDATASYNC = plain("fdatasync",
+  private static final MethodHandle PREAD = plain("pread", POSITIONAL);
+  private static final MethodHandle PWRITE = plain("pwrite", POSITIONAL);
+  private static final MethodHandle FDATASYNC = down("fdatasync",
       FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+  // The same calls keeping errno, for the failure path only.
+  private static final MethodHandle PREAD_ERRNO = down("pread", POSITIONAL);
+  private static final MethodHandle PWRITE_ERRNO = down("pwrite", POSITIONAL);
 
   private static MethodHandle down(String name, FunctionDescriptor fd) {
     return Libc.withErrno(name, fd);
@@ -74,10 +80,32 @@ final class LinuxFile implements AutoCloseable {
     }
   }
 
-  /** {@code fdatasync}: false when it failed. */
-  boolean fdatasync() {
-    try {
-      return (int) FDATASYNC.invokeExact(fd) == 0;
+  /**
+   * {@code pread} or {@code pwrite} once more after a call of the plain kind failed, this time
+   * keeping errno: the count, or -errno. A retry of a failed write may succeed (space was freed
+   * meanwhile), which is as good.
+   */
+  long retry(boolean write, long address, long count, long offset) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = Libc.errnoSlot(a);
+      long r = write
+          ? (long) PWRITE_ERRNO.invokeExact(state, fd, address, count, offset)
+          : (long) PREAD_ERRNO.invokeExact(state, fd, address, count, offset);
+      return r >= 0 ? r : -Libc.errno(state);
+    } catch (Throwable t) {
+      throw new IllegalStateException(t);
+    }
+  }
+
+  /** {@code fdatasync}; throws with errno when it failed (not retried: an error is told once). */
+  void fdatasync() throws ErrnoException {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment state = Libc.errnoSlot(a);
+      if ((int) FDATASYNC.invokeExact(state, fd) != 0) {
+        throw new ErrnoException("fdatasync", Libc.errno(state));
+      }
+    } catch (ErrnoException | RuntimeException | Error e) {
+      throw e;
     } catch (Throwable t) {
       throw new IllegalStateException(t);
     }

@@ -5,13 +5,15 @@ import dev.jdm.spi.ExtentSink;
 import dev.jdm.spi.IoLimits;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
+import dev.jdm.spi.IoStatus;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.TargetException;
 import dev.jdm.spi.TargetType;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A jdm device: a live table that serves I/O, an inactive slot that {@code load} fills, and the
@@ -21,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * through its {@link DataPath}.
  */
 public final class MappedDevice implements BlockDevice {
+  private static final Logger LOG = LoggerFactory.getLogger(MappedDevice.class);
 
   private final String name;
   private final int minor;
@@ -30,7 +33,12 @@ public final class MappedDevice implements BlockDevice {
 
   private final DataPath path;
   private volatile Table inactive;
-  private final AtomicInteger openCount = new AtomicInteger();
+  /** Opens by other devices' tables ({@code dm_get_device} of this one). Under {@link #control}. */
+  private int holders;
+  /** Opens by frontends: FUSE opens (a loop device is one), NBD connections. Under control. */
+  private int opens;
+  /** {@code remove --deferred} or {@code --force} while open: removed at the last close. */
+  private volatile boolean deferredRemove;
   private final AtomicLong events = new AtomicLong();
   /** Serialises the control verbs of this device; never taken on the data path. */
   private final Object control = new Object();
@@ -43,6 +51,11 @@ public final class MappedDevice implements BlockDevice {
     this.mapper = mapper;
     this.suspendTimeoutNanos = suspendTimeoutNanos;
     this.path = new DataPath(this, mapper.clones, mapper.ios, readOnly);
+  }
+
+  /** The device's minor number, shown as {@code 253:minor}. */
+  int minor() {
+    return minor;
   }
 
   /** The device's name, as in {@code /dev/mapper/NAME}. */
@@ -104,6 +117,18 @@ public final class MappedDevice implements BlockDevice {
     path.submit(r);
   }
 
+  /**
+   * Judges a request without running it, exactly as {@link #submit} would: {@link IoStatus#OK}
+   * when it may run, else the status it would fail with. For frontends answering what they do not
+   * submit (NBD's CACHE and BLOCK_STATUS); everything submitted is judged by submit itself.
+   *
+   * @param length bytes
+   */
+  public IoStatus check(IoOp op, long sector, long length) {
+    IoStatus bad = path.check(path.live, op, sector, length);
+    return bad == null ? IoStatus.OK : bad;
+  }
+
   /** Attaches a tracer that hears every completed request, or detaches it with null. */
   public void trace(IoTracer t) {
     path.trace(t);
@@ -122,7 +147,7 @@ public final class MappedDevice implements BlockDevice {
   @Override
   public void blockStatus(long sector, long count, ExtentSink sink) {
     Table t = path.live;
-    if (t == null || count <= 0) {
+    if (t == null || t.failing || count <= 0) {
       return;
     }
     long end = Math.min(t.size, sector + count);
@@ -160,6 +185,7 @@ public final class MappedDevice implements BlockDevice {
 
   /** Loads a table into the inactive slot; it goes live on the next resume. */
   void load(Table t) throws DmException {
+    Table replaced;
     synchronized (control) {
       if (path.removed()) {
         t.close();
@@ -176,19 +202,30 @@ public final class MappedDevice implements BlockDevice {
           }
         }
       }
-      if (inactive != null) {
-        inactive.close();
-      }
+      replaced = inactive;
       inactive = t;
     }
+    close(replaced);
   }
 
   /** Drops the inactive table. */
   void clear() {
+    Table dropped;
     synchronized (control) {
-      if (inactive != null) {
-        inactive.close();
-        inactive = null;
+      dropped = inactive;
+      inactive = null;
+    }
+    close(dropped);
+  }
+
+  /**
+   * Closes tables that left the device, after its lock is released: closing releases the devices a
+   * table uses, which takes their locks, and the lock order is always user before used.
+   */
+  private static void close(Table... tables) {
+    for (Table t : tables) {
+      if (t != null) {
+        t.close();
       }
     }
   }
@@ -230,9 +267,20 @@ public final class MappedDevice implements BlockDevice {
     }
   }
 
+  /** Suspends; past the timeout, goes on with whatever is still in flight. */
+  private void suspendForcedLocked() {
+    try {
+      suspendLocked();
+    } catch (DmException e) {
+      LOG.warn("{}; going on regardless", e.getMessage());
+      path.hold();
+    }
+  }
+
   /** Swaps in the inactive table if there is one (suspending first), then lets held I/O go. */
   void resume() throws DmException {
     boolean changed = false;
+    Table old = null;
     synchronized (control) {
       if (path.removed()) {
         throw new DmException(name + ": No such device");
@@ -256,14 +304,11 @@ public final class MappedDevice implements BlockDevice {
         }
       }
       if (next != null) {
-        Table old = path.live;
+        old = path.live;
         path.live = next;
         inactive = null;
         raiseEvent();
         changed = true;
-        if (old != null) {
-          old.close();
-        }
       }
       Table now = path.live;
       if (now != null) {
@@ -273,41 +318,116 @@ public final class MappedDevice implements BlockDevice {
       }
       path.release();
     }
+    close(old);
     if (changed) {
       mapper.announceChange(this);
     }
   }
 
-  /** Ends the device: drains it (unless forced past a timeout), fails held I/O, closes tables. */
-  void remove(boolean force) throws DmException {
+  /**
+   * {@code dmsetup remove}: ends the device when nobody has it open. While it is open, plain
+   * removal is refused ("Device or resource busy"); {@code deferred} marks it to be removed at its
+   * last close; {@code force} also swaps its tables for a state that fails all I/O at once (the
+   * kernel's {@code dmsetup remove --force} loads an error table), then removes it at its last close.
+   *
+   * @return true when the device is gone now, false when its removal waits for the last close
+   */
+  boolean remove(boolean force, boolean deferred) throws DmException {
+    Table[] gone;
+    boolean now;
     synchronized (control) {
       if (path.removed()) {
         throw new DmException(name + ": No such device");
       }
-      int users = openCount.get();
-      if (users > 0 && !force) {
-        throw new DmException(name + ": Device or resource busy: used by " + users
-            + " other device table(s)");
+      int users = holders + opens;
+      now = users == 0;
+      if (!now && !force && !deferred) {
+        throw new DmException(name + ": Device or resource busy: open count " + users
+            + openers());
       }
-      try {
-        suspendLocked();
-      } catch (DmException e) {
+      if (now) {
         if (!force) {
-          throw e;
+          suspendLocked();
         }
-      }
-      path.shutdown();
-      if (inactive != null) {
-        inactive.close();
-        inactive = null;
-      }
-      Table t = path.live;
-      if (t != null) {
-        t.close();
-        path.live = null;
+        gone = endLocked();
+      } else {
+        deferredRemove = true;
+        gone = force ? failAllLocked() : new Table[0];
       }
     }
+    close(gone);
     raiseEvent();
+    return now;
+  }
+
+  /** Who has the device open, for the busy message. */
+  private String openers() {
+    return holders == 0 ? "" : opens == 0 ? " (used by another device's table)"
+        : " (" + holders + " by other devices' tables)";
+  }
+
+  /** Ends the device whoever has it open: the daemon stopping. */
+  void destroy() {
+    Table[] gone;
+    synchronized (control) {
+      if (path.removed()) {
+        return;
+      }
+      gone = endLocked();
+    }
+    close(gone);
+    raiseEvent();
+  }
+
+  /**
+   * The deferred removal, once the last user closed the device: ends it unless someone opened it
+   * again meanwhile.
+   *
+   * @return whether the device is gone now
+   */
+  boolean removeIfUnused() {
+    Table[] gone;
+    synchronized (control) {
+      if (path.removed() || !deferredRemove || holders + opens > 0) {
+        return false;
+      }
+      gone = endLocked();
+    }
+    close(gone);
+    raiseEvent();
+    return true;
+  }
+
+  /**
+   * Drains the device (past the suspend timeout, goes on anyway), fails held and later I/O, and
+   * takes its tables away for the caller to close. A plain remove suspends first, so that a timeout
+   * leaves the device running.
+   */
+  private Table[] endLocked() {
+    suspendForcedLocked();
+    path.shutdown();
+    Table[] gone = {inactive, path.live};
+    inactive = null;
+    path.live = null;
+    return gone;
+  }
+
+  /**
+   * Swaps the tables for a state that fails every request with EIO, keeping the device's size, so
+   * that its users see errors at once instead of reaching what the table pointed at. Requests in
+   * flight finish first (up to the suspend timeout).
+   */
+  private Table[] failAllLocked() {
+    Table[] gone = {inactive, path.live};
+    if (path.live != null && path.live.failing) {
+      return new Table[] {inactive};
+    }
+    suspendForcedLocked();
+    long size = path.live == null ? 0 : path.live.size;
+    path.live = Table.failing(size);
+    inactive = null;
+    path.release();
+    return gone;
   }
 
   /** Bumps the event number and wakes whoever waits for it ({@code dm_table_event}). */
@@ -383,14 +503,77 @@ public final class MappedDevice implements BlockDevice {
     synchronized (control) {
       Table t = path.live;
       return new DeviceInfo(name, path.suspended(), readOnly, t != null, inactive != null,
-          openCount.get(), events.get(), minor, t == null ? 0 : t.segments.length,
-          t == null ? 0 : t.size);
+          holders + opens, events.get(), minor, t == null ? 0 : t.segments.length,
+          t == null ? 0 : t.size, deferredRemove);
     }
   }
 
-  /** Counts opens by other devices' tables. */
-  void opened(int delta) {
-    openCount.addAndGet(delta);
+  /**
+   * A user opens the device, as the kernel's {@code dm_blk_open}: a FUSE open of its file (a loop
+   * device attached to the file is one), an NBD client entering transmission. Counted in
+   * {@code info}'s open count; while it is open, {@code remove} is refused. Pair with
+   * {@link #release()}.
+   *
+   * @throws DmException when the device has been removed
+   */
+  public void open() throws DmException {
+    synchronized (control) {
+      if (path.removed()) {
+        throw new DmException(name + ": No such device");
+      }
+      opens++;
+    }
+  }
+
+  /**
+   * A user closes the device ({@code dm_blk_close}). The last close of a device marked for deferred
+   * removal removes it, on another thread.
+   */
+  public void release() {
+    synchronized (control) {
+      opens = Math.max(0, opens - 1);
+      lastClosed();
+    }
+  }
+
+  /** Another device's table starts using this one ({@code dm_get_device}). */
+  void hold() throws DmException {
+    synchronized (control) {
+      if (path.removed()) {
+        throw new DmException(name + ": No such device");
+      }
+      holders++;
+    }
+  }
+
+  /** Another device's table stops using this one ({@code dm_put_device}). */
+  void unhold() {
+    synchronized (control) {
+      holders = Math.max(0, holders - 1);
+      lastClosed();
+    }
+  }
+
+  private void lastClosed() {
+    if (holders + opens == 0 && deferredRemove && !path.removed()) {
+      mapper.removeDeferred(this);
+    }
+  }
+
+  /** Whether another device's table uses this one (the daemon removes users first on stop). */
+  boolean held() {
+    synchronized (control) {
+      return holders > 0;
+    }
+  }
+
+  /**
+   * Whether the device can no longer serve I/O: removed, or forced to fail everything while it
+   * waits for its last user to close it.
+   */
+  public boolean gone() {
+    Table t = path.live;
+    return path.removed() || (t != null && t.failing);
   }
 
   /** Whether the live table names {@code backing} among its devices. */

@@ -2,6 +2,7 @@ package dev.jdm.kernel;
 
 import dev.jdm.spi.BlockDevice;
 import dev.jdm.spi.IoLimits;
+import dev.jdm.spi.IoRequest;
 import dev.jdm.spi.StatusType;
 import dev.jdm.spi.Target;
 import dev.jdm.spi.TargetException;
@@ -19,6 +20,9 @@ import java.util.stream.Collectors;
  * devices.
  */
 final class Table implements AutoCloseable {
+  /** The most sectors a device may have: its size in bytes must fit in a signed 64-bit number. */
+  static final long MAX_SECTORS = Long.MAX_VALUE >>> IoRequest.SECTOR_SHIFT;
+
   final Segment[] segments;
   private final long[] starts;
   final long size;
@@ -33,12 +37,20 @@ final class Table implements AutoCloseable {
   final BlockDevice[] flushDevices;
   /** One segment that takes FLUSH: a WRITE's PREFLUSH goes to its map unchanged. */
   final boolean takesPreflush;
+  /** The state of a device removed with --force while open: every request fails with EIO. */
+  final boolean failing;
 
   private Table(Segment[] segments, boolean readOnly) {
+    this(segments, readOnly, segments.length == 0 ? 0 : segments[segments.length - 1].end(),
+        false);
+  }
+
+  private Table(Segment[] segments, boolean readOnly, long size, boolean failing) {
     this.segments = segments;
     this.readOnly = readOnly;
+    this.failing = failing;
     this.starts = Arrays.stream(segments).mapToLong(s -> s.start).toArray();
-    this.size = segments.length == 0 ? 0 : segments[segments.length - 1].end();
+    this.size = size;
     Set<BlockDevice> devs = new LinkedHashSet<>();
     Set<BlockDevice> flushDevs = new LinkedHashSet<>();
     List<Segment> flushSegs = new ArrayList<>();
@@ -60,6 +72,15 @@ final class Table implements AutoCloseable {
     this.takesPreflush = segments.length == 1 && segments[0].flush;
     this.limits = l;
     this.discard = d;
+  }
+
+  /**
+   * A table of no targets that fails every request and keeps the device's size: what a device
+   * removed with --force has until its last user closes it. The kernel loads an {@code error}
+   * table there; jdm's core names no target, so the data path fails the requests itself.
+   */
+  static Table failing(long size) {
+    return new Table(new Segment[0], true, size, true);
   }
 
   /**
@@ -86,8 +107,9 @@ final class Table implements AutoCloseable {
           throw new DmException(prefix + "Gap in table: segment starts at " + line.start()
               + ", previous one ends at " + next + where);
         }
-        if (line.start() + line.length() < 0) {
-          throw new DmException(prefix + "Invalid length: device would be too large" + where);
+        if (line.length() > MAX_SECTORS - line.start()) {
+          throw new DmException(prefix + "Invalid length: the device would be larger than 2^63"
+              + " bytes" + where);
         }
         TargetRegistry.Registration reg = registry.lookup(line.type()).orElseThrow(
             () -> new DmException(prefix + "unknown target type" + where));

@@ -7,6 +7,11 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -100,14 +105,41 @@ public final class TraceRecorder implements IoTracer, AutoCloseable {
   }
 
   /**
-   * Starts recording into {@code file}, created (mode 0600) or truncated.
+   * Starts recording into {@code file}, a new file created mode 0600; an existing one is refused.
    *
-   * @see #TraceRecorder(String, WritableByteChannel, int, Duration)
+   * @see #toFile(String, Path, int, Duration, boolean)
    */
   public static TraceRecorder toFile(String device, Path file, int capacity,
       Duration drainInterval) throws IOException {
-    FileChannel ch = FileChannel.open(file, Set.of(StandardOpenOption.CREATE,
-        StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING),
+    return toFile(device, file, capacity, drainInterval, false);
+  }
+
+  /**
+   * Starts recording into {@code file}: created mode 0600 ({@code O_CREAT|O_EXCL}), or, when
+   * {@code replace}, an existing regular file truncated. A symbolic link is never followed
+   * ({@code O_EXCL} / {@code O_NOFOLLOW}): a trace written as root must not land where a link
+   * planted by someone else points.
+   *
+   * @throws FileAlreadyExistsException when the file exists and {@code replace} is false
+   * @throws FileSystemException when it is a symbolic link or not a regular file
+   * @see #TraceRecorder(String, WritableByteChannel, int, Duration)
+   */
+  public static TraceRecorder toFile(String device, Path file, int capacity,
+      Duration drainInterval, boolean replace) throws IOException {
+    if (Files.isSymbolicLink(file)) {
+      throw new FileSystemException(file.toString(), null,
+          "is a symbolic link; a trace is never written through one");
+    }
+    if (replace && Files.exists(file, LinkOption.NOFOLLOW_LINKS)
+        && !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+      throw new FileSystemException(file.toString(), null, "is not a regular file");
+    }
+    Set<OpenOption> how = replace
+        ? Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING, LinkOption.NOFOLLOW_LINKS)
+        : Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS);
+    FileChannel ch = FileChannel.open(file, how,
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     try {
       return new TraceRecorder(device, ch, capacity, drainInterval);

@@ -9,7 +9,10 @@ import dev.jdm.fuse.proto.FuseSession;
 import dev.jdm.fuse.proto.FuseWire;
 import dev.jdm.fuse.proto.LinuxCalls;
 import dev.jdm.kernel.DeviceListener;
+import dev.jdm.kernel.DmException;
 import dev.jdm.kernel.MappedDevice;
+import dev.jdm.kernel.PartialWrites;
+import dev.jdm.kernel.SyncIo;
 import dev.jdm.spi.ExtentSink;
 import dev.jdm.spi.IoOp;
 import dev.jdm.spi.IoRequest;
@@ -18,9 +21,6 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The file system the FUSE mount shows: a root directory with one regular file per device, named
@@ -31,12 +31,12 @@ import org.slf4j.LoggerFactory;
  * <p>Requests are byte-granular (a {@code cat} or {@code dd bs=1} sends any offset and length)
  * while devices take whole 512-byte sectors: a read of a partial sector reads the whole sectors
  * around it;
- * a write of a partial sector reads the edge sectors, merges, and writes whole sectors. That
- * read-modify-write runs under one lock, so that two partial writes sharing a sector cannot lose
- * each other's bytes; aligned I/O, what direct-I/O users and the loop driver send, takes no lock.
+ * a write of a partial sector reads the edge sectors, merges, and writes whole sectors, under the
+ * kernel's locks of those sectors ({@link PartialWrites}), so that two partial writes sharing a
+ * sector, from this mount or NBD, cannot lose each other's bytes; aligned I/O, what direct-I/O
+ * users and the loop driver send, takes no lock.
  */
 final class DeviceFiles implements FuseFilesystem, DeviceListener {
-  private static final Logger LOG = LoggerFactory.getLogger(DeviceFiles.class);
   private static final int SECTOR = IoRequest.SECTOR_SIZE;
   private static final int O_ACCMODE = 3;
   private static final int O_TRUNC = 01000;
@@ -51,9 +51,11 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
   private final int uid = LinuxCalls.geteuid();
   private final int gid = LinuxCalls.getegid();
   private final long mountedMillis = System.currentTimeMillis();
-  private final ReentrantLock partialWrites = new ReentrantLock();
   private final ConcurrentHashMap<Long, List<Node>> listings = new ConcurrentHashMap<>();
   private final AtomicLong listingIds = new AtomicLong(1);
+  /** The device of each open file handle, to release it once at RELEASE. */
+  private final ConcurrentHashMap<Long, MappedDevice> open = new ConcurrentHashMap<>();
+  private final AtomicLong handles = new AtomicLong(1);
   private volatile FuseSession session;
 
   /** A file system whose names and attributes the kernel may cache for {@code attrNanos}. */
@@ -70,15 +72,10 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
 
   @Override
   public void created(MappedDevice device) {
-    String name = device.name();
-    if (name.equals(".") || name.equals("..")) {
-      LOG.warn("fuse: device '{}' cannot be shown as a file: the name means a directory", name);
-      return;
-    }
     if (tree.add(device) != null) {
       FuseSession s = session;
       if (s != null) {
-        s.invalidateEntry(DeviceTree.ROOT, name);
+        s.invalidateEntry(DeviceTree.ROOT, device.name());
       }
     }
   }
@@ -238,8 +235,9 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
 
   /**
    * Opens a device file with direct I/O (the kernel keeps no copy of device data) and parallel
-   * direct writes. The handle is the node id shifted left, with bit 0 set for a write open.
-   * O_TRUNC is refused: it would be a request to empty the device.
+   * direct writes, and counts it as an open of the device (a loop device attached to the file
+   * holds one), so the device cannot be removed under it. The handle is a number of this open,
+   * with bit 0 set for a write open. O_TRUNC is refused: it would be a request to empty the device.
    */
   @Override
   public void open(FuseRequest r, long node, int flags) {
@@ -261,24 +259,56 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
       r.replyError(Errno.EROFS);
       return;
     }
-    r.replyOpen(node << 1 | (write ? 1 : 0),
-        FuseWire.FOPEN_DIRECT_IO | FuseWire.FOPEN_PARALLEL_DIRECT_WRITES);
+    try {
+      n.device.open();
+    } catch (DmException removed) {
+      r.replyError(Errno.ENXIO);
+      return;
+    }
+    long fh = handles.getAndIncrement() << 1 | (write ? 1 : 0);
+    open.put(fh, n.device);
+    if (!r.replyOpen(fh, FuseWire.FOPEN_DIRECT_IO | FuseWire.FOPEN_PARALLEL_DIRECT_WRITES)) {
+      // The opener was interrupted and will never use the handle, nor release it.
+      release(fh);
+    }
   }
 
-  private static DeviceIo io(FuseRequest r) {
-    DeviceIo io = (DeviceIo) r.context();
+  /** Closes one open of a device, once. */
+  private void release(long fh) {
+    MappedDevice d = open.remove(fh);
+    if (d != null) {
+      d.release();
+    }
+  }
+
+  /** Closes the opens the kernel will not release any more: the mount is going away. */
+  void releaseAll() {
+    for (Long fh : List.copyOf(open.keySet())) {
+      release(fh);
+    }
+  }
+
+  private static SyncIo io(FuseRequest r) {
+    SyncIo io = (SyncIo) r.context();
     if (io == null) {
-      io = new DeviceIo();
+      io = new SyncIo();
       r.context(io);
     }
     return io;
   }
 
-  /** The device file of {@code node}, or null after replying ENOENT. */
+  /**
+   * The device file of {@code node} for I/O, or null after replying: ENOENT for no such node,
+   * ENODEV when its device was removed (a file kept open must never reach a device created later
+   * under the same name, nor pretend to be an empty file).
+   */
   private static Node file(DeviceTree tree, FuseRequest r, long node) {
     Node n = tree.byId(node);
     if (n == null) {
       r.replyError(node == DeviceTree.ROOT ? Errno.EISDIR : Errno.ENOENT);
+    } else if (n.removed || n.device.removed()) {
+      r.replyError(Errno.ENODEV);
+      return null;
     }
     return n;
   }
@@ -352,44 +382,15 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
   }
 
   /**
-   * Writes bytes that do not cover whole sectors: reads the edge sectors into the reply area,
-   * merges the new bytes (from {@code from} in the request buffer, or zeros when it is -1) and
-   * writes the whole sectors back.
+   * Writes bytes that do not cover whole sectors (from {@code from} in the request buffer, or
+   * zeros when it is -1): the kernel's read-modify-write of the edge sectors, with the reply area
+   * as scratch.
    */
   private IoStatus writePartial(FuseRequest r, Node n, long offset, int length, int from,
       int flags) {
-    DeviceIo io = io(r);
     ByteBuffer b = r.bytes();
-    long first = offset & -SECTOR;
-    int head = (int) (offset - first);
-    int span = roundUp(head + length);
-    int at = r.outBody();
-    long lastSector = (first + span) / SECTOR - 1;
-    partialWrites.lock();
-    try {
-      IoStatus s = IoStatus.OK;
-      if (head != 0) {
-        s = io.run(n.device, IoOp.READ, 0, first / SECTOR, SECTOR, b, at);
-      }
-      boolean tailPartial = (head + length) % SECTOR != 0;
-      if (s.ok() && tailPartial && (head == 0 || lastSector != first / SECTOR)) {
-        s = io.run(n.device, IoOp.READ, 0, lastSector, SECTOR, b, at + span - SECTOR);
-      }
-      if (!s.ok()) {
-        return s;
-      }
-      b.clear();
-      if (from < 0) {
-        for (int i = at + head; i < at + head + length; i++) {
-          b.put(i, (byte) 0);
-        }
-      } else {
-        b.put(at + head, b, from, length);
-      }
-      return io.run(n.device, IoOp.WRITE, flags, first / SECTOR, span, b, at);
-    } finally {
-      partialWrites.unlock();
-    }
+    return PartialWrites.write(io(r), n.device, offset, length, from < 0 ? null : b, from, b,
+        r.outBody(), flags);
   }
 
   private static int roundUp(long bytes) {
@@ -422,6 +423,7 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
 
   @Override
   public void release(FuseRequest r, long node, long fh) {
+    release(fh);
     r.replyOk();
   }
 
@@ -476,8 +478,8 @@ final class DeviceFiles implements FuseFilesystem, DeviceListener {
     if (firstWhole >= endWhole) {
       return writePartial(r, n, from, (int) (to - from), -1, 0);
     }
-    IoStatus s = io(r).run(n.device, IoOp.WRITE_ZEROES, flags, firstWhole / SECTOR,
-        endWhole - firstWhole, null, 0);
+    IoStatus s = io(r).runRange(n.device, IoOp.WRITE_ZEROES, flags, firstWhole / SECTOR,
+        (endWhole - firstWhole) / SECTOR);
     if (s.ok() && from < firstWhole) {
       s = writePartial(r, n, from, (int) (firstWhole - from), -1, 0);
     }

@@ -72,6 +72,7 @@ final class FuseFrontend implements Frontend {
     LoopDevices.detachAll(session.mountPoint());
     mapper.removeListener(files);
     session.close(settings.unmountTimeout());
+    files.releaseAll();
     LOG.info("fuse: unmounted {}", session.mountPoint());
   }
 }

@@ -1,10 +1,13 @@
 package dev.jdm.fuse;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.Frontend;
 import dev.jdm.kernel.FrontendProvider;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -15,6 +18,18 @@ public final class FuseFrontendProvider implements FrontendProvider {
   @Override
   public String name() {
     return "fuse";
+  }
+
+  @Override
+  public List<ConfigException.ValidationProblem> check(Config config) {
+    try {
+      FuseSettings.from(config);
+      return List.of();
+    } catch (ConfigException.ValidationFailed e) {
+      List<ConfigException.ValidationProblem> problems = new ArrayList<>();
+      e.problems().forEach(problems::add);
+      return problems;
+    }
   }
 
   @Override

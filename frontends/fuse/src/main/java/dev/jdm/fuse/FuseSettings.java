@@ -78,7 +78,7 @@ record FuseSettings(boolean enabled, Path mountpoint, int threads, int idleThrea
     if (threads < 1 || threads > 1024) {
       problem(c, "threads", "must be 1 to 1024, not " + threads, problems);
     }
-    if (idleThreads < 1 || idleThreads > threads) {
+    if (threads >= 1 && threads <= 1024 && (idleThreads < 1 || idleThreads > threads)) {
       problem(c, "idle-threads", "must be 1 to threads (" + threads + "), not " + idleThreads,
           problems);
     }

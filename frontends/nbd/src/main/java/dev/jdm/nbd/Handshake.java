@@ -1,5 +1,6 @@
 package dev.jdm.nbd;
 
+import dev.jdm.kernel.DmException;
 import dev.jdm.kernel.MappedDevice;
 import dev.jdm.nbd.protocol.NbdWire;
 import dev.jdm.nbd.protocol.PlainTransport;
@@ -130,15 +131,35 @@ final class Handshake {
     }
     MappedDevice d = exports.find(name).orElseThrow(
         () -> new ProtocolException("NBD_OPT_EXPORT_NAME: no export '" + name + "'"));
+    open(d).orElseThrow(
+        () -> new ProtocolException("NBD_OPT_EXPORT_NAME: export '" + name + "' was removed"));
     int flags = Exports.transmissionFlags(d, structured);
     ByteBuffer b = ByteBuffer.allocate(10 + (noZeroes ? 0 : NbdWire.EXPORT_NAME_PADDING));
     b.putLong(d.sizeInBytes()).putShort((short) flags).position(b.capacity()).flip();
-    send(b);
-    return Optional.of(session(d, flags));
+    try {
+      send(b);
+    } catch (IOException | RuntimeException e) {
+      d.release();
+      throw e;
+    }
+    return Optional.of(session(d, flags, false));
   }
 
-  private Session session(MappedDevice d, int flags) {
-    return new Session(t, d, structured, d.name().equals(metaDevice), flags);
+  /**
+   * Opens the device for the client entering transmission: an open the device counts, so it is not
+   * removed under the client; {@link Connection} releases it when the client goes.
+   */
+  private static Optional<MappedDevice> open(MappedDevice d) {
+    try {
+      d.open();
+      return Optional.of(d);
+    } catch (DmException removed) {
+      return Optional.empty();
+    }
+  }
+
+  private Session session(MappedDevice d, int flags, boolean blockSizesAgreed) {
+    return new Session(t, d, structured, d.name().equals(metaDevice), flags, blockSizesAgreed);
   }
 
   private Optional<Session> list(int option, byte[] data) throws IOException {
@@ -232,8 +253,20 @@ final class Handshake {
     info(option, ByteBuffer.allocate(14).putShort((short) NbdWire.INFO_BLOCK_SIZE)
         .putInt(Exports.minimumBlock(dev)).putInt(exports.preferredBlock(dev))
         .putInt(exports.maxPayload()));
-    reply(option, NbdWire.REP_ACK, NONE);
-    return option == NbdWire.OPT_GO ? Optional.of(session(dev, flags)) : null;
+    if (option != NbdWire.OPT_GO) {
+      reply(option, NbdWire.REP_ACK, NONE);
+      return null;
+    }
+    if (open(dev).isEmpty()) {
+      return error(option, NbdWire.REP_ERR_UNKNOWN, unknownExport(name));
+    }
+    try {
+      reply(option, NbdWire.REP_ACK, NONE);
+    } catch (IOException | RuntimeException e) {
+      dev.release();
+      throw e;
+    }
+    return Optional.of(session(dev, flags, wanted.contains(NbdWire.INFO_BLOCK_SIZE)));
   }
 
   private void info(int option, ByteBuffer item) throws IOException {

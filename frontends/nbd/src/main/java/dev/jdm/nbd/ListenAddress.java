@@ -7,7 +7,8 @@ import java.nio.file.Path;
 
 /**
  * One configured address: {@code HOST:PORT} ({@code [v6addr]:PORT} for IPv6), or
- * {@code unix:/path/to/socket} (a bare absolute path means the same).
+ * {@code unix:/path/to/socket} (a bare absolute path means the same), or {@code unix:NAME}, a
+ * socket in the daemon's runtime directory.
  *
  * @param text the address as configured
  * @param address what to bind
@@ -17,11 +18,22 @@ record ListenAddress(String text, SocketAddress address) {
 
   /** Parses {@code text}; the message of the exception says what is wrong with it. */
   static ListenAddress parse(String text) {
+    return parse(text, null);
+  }
+
+  /**
+   * Parses {@code text}, a relative unix socket path lying in {@code runtimeDir} (null when there
+   * is none: then it is an error).
+   */
+  static ListenAddress parse(String text, Path runtimeDir) {
     if (text.startsWith(UNIX) || text.startsWith("/")) {
       String path = text.startsWith(UNIX) ? text.substring(UNIX.length()) : text;
+      if (!path.isEmpty() && !path.startsWith("/") && runtimeDir != null) {
+        path = runtimeDir.toAbsolutePath().resolve(path).normalize().toString();
+      }
       if (path.isEmpty() || !path.startsWith("/")) {
         throw new IllegalArgumentException("'" + text + "': a unix socket needs an absolute path,"
-            + " e.g. unix:/run/jdm/nbd.sock");
+            + " e.g. unix:/run/jdm/nbd.sock, or a name in jdm.runtime-dir");
       }
       return new ListenAddress(UNIX + path, UnixDomainSocketAddress.of(Path.of(path)));
     }

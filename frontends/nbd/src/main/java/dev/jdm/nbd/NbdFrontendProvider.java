@@ -1,10 +1,12 @@
 package dev.jdm.nbd;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import dev.jdm.kernel.DeviceMapper;
 import dev.jdm.kernel.Frontend;
 import dev.jdm.kernel.FrontendProvider;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -15,6 +17,12 @@ public final class NbdFrontendProvider implements FrontendProvider {
   @Override
   public String name() {
     return "nbd";
+  }
+
+  @Override
+  public List<ConfigException.ValidationProblem> check(Config config) {
+    return NbdConfig.problems(
+        config.withFallback(ConfigFactory.defaultReference(getClass().getClassLoader())));
   }
 
   @Override

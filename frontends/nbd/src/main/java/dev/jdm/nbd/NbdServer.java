@@ -27,6 +27,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -48,6 +49,11 @@ final class NbdServer implements Frontend {
   private final List<Listener> listeners = new ArrayList<>();
   private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
   private final Set<Thread> connectionThreads = ConcurrentHashMap.newKeySet();
+  /** Connections that have not finished their handshake; guarded by itself. */
+  private final Set<Connection> handshaking = new java.util.HashSet<>();
+  /** Connections per peer address (TCP only). */
+  private final ConcurrentHashMap<String, Integer> perPeer = new ConcurrentHashMap<>();
+  private final ClientWarnings warnings = new ClientWarnings(10, TimeUnit.SECONDS);
   private final AtomicLong accepted = new AtomicLong();
   private final DeviceListener devices = new DeviceListener() {
     @Override
@@ -69,7 +75,7 @@ final class NbdServer implements Frontend {
     this.config = config;
     this.mapper = mapper;
     this.exports = new Exports(mapper, config.defaultExport(), config.maxPayload());
-    this.buffers = new BufferPool(config.bufferCache());
+    this.buffers = new BufferPool(config.bufferMemory(), config.bufferCache());
     this.ssl = ssl;
     this.timer = Executors.newSingleThreadScheduledExecutor(
         Thread.ofPlatform().daemon().name("nbd-timer").factory());
@@ -115,6 +121,11 @@ final class NbdServer implements Frontend {
       InetSocketAddress local = (InetSocketAddress) ch.getLocalAddress();
       String host = local.getAddress().getHostAddress();
       bound = (host.contains(":") ? "[" + host + "]" : host) + ":" + local.getPort();
+      if (config.tls().mode() == NbdConfig.TlsMode.OFF) {
+        LOG.warn("nbd: listening on TCP {} without TLS: every local user, and whoever reaches the"
+            + " address, can read and write every device; prefer a unix socket, or set"
+            + " jdm.frontends.nbd.tls.mode = require", bound);
+      }
     }
     Thread t = Thread.ofPlatform().daemon().name("nbd-accept " + bound).unstarted(() -> accept(ch));
     listeners.add(new Listener(a, ch, bound, t));
@@ -162,6 +173,12 @@ final class NbdServer implements Frontend {
     }
   }
 
+  /**
+   * Takes clients, within three limits: {@code max-connections} in all, {@code
+   * max-connections-per-peer} from one TCP address, and {@code max-handshakes} not done with their
+   * handshake (when full, the oldest of those is dropped for the newcomer, so clients that never
+   * finish cannot lock out those that do). Each connection runs on a virtual thread.
+   */
   private void accept(ServerSocketChannel server) {
     while (!closing) {
       SocketChannel c;
@@ -175,10 +192,17 @@ final class NbdServer implements Frontend {
         }
         continue;
       }
+      String address = address(c);
       String peer = peerName(c);
       if (connections.size() >= config.maxConnections()) {
-        LOG.warn("{}: refused: already {} connections (max-connections)", peer,
-            connections.size());
+        warnings.note(peer + ": refused: already " + connections.size()
+            + " connections (max-connections)");
+        closeQuietly(c);
+        continue;
+      }
+      if (address != null && perPeer.getOrDefault(address, 0) >= config.maxConnectionsPerPeer()) {
+        warnings.note(peer + ": refused: already " + config.maxConnectionsPerPeer()
+            + " connections from " + address + " (max-connections-per-peer)");
         closeQuietly(c);
         continue;
       }
@@ -194,9 +218,24 @@ final class NbdServer implements Frontend {
         closeQuietly(c);
         continue;
       }
-      Connection conn = new Connection(this, c, peer);
+      Connection conn = new Connection(this, c, peer, address);
       connections.add(conn);
-      Thread t = Thread.ofPlatform().daemon().name("nbd " + peer).unstarted(() -> {
+      if (address != null) {
+        perPeer.merge(address, 1, Integer::sum);
+      }
+      Connection oldest = null;
+      synchronized (handshaking) {
+        if (handshaking.size() >= config.maxHandshakes()) {
+          oldest = handshaking.stream()
+              .min((a, b) -> Long.compare(a.startedNanos, b.startedNanos)).orElse(null);
+          handshaking.remove(oldest);
+        }
+        handshaking.add(conn);
+      }
+      if (oldest != null) {
+        oldest.evict();
+      }
+      Thread t = Thread.ofVirtual().name("nbd " + peer).unstarted(() -> {
         try {
           conn.run();
         } finally {
@@ -209,6 +248,29 @@ final class NbdServer implements Frontend {
         conn.shutdown();
       }
     }
+  }
+
+  /** The peer's IP address, the key of the per-peer limit; null for unix sockets. */
+  private static String address(SocketChannel c) {
+    try {
+      if (c.getRemoteAddress() instanceof InetSocketAddress i) {
+        return i.getAddress().getHostAddress();
+      }
+    } catch (IOException e) {
+      // no address: no per-peer limit
+    }
+    return null;
+  }
+
+  /** The client finished its handshake: it no longer counts against max-handshakes. */
+  void handshakeDone(Connection c) {
+    synchronized (handshaking) {
+      handshaking.remove(c);
+    }
+  }
+
+  ClientWarnings refusals() {
+    return warnings;
   }
 
   private String peerName(SocketChannel c) {
@@ -232,7 +294,10 @@ final class NbdServer implements Frontend {
   }
 
   void forget(Connection c) {
-    connections.remove(c);
+    handshakeDone(c);
+    if (connections.remove(c) && c.address != null) {
+      perPeer.computeIfPresent(c.address, (k, n) -> n > 1 ? n - 1 : null);
+    }
   }
 
   NbdConfig config() {
@@ -269,9 +334,20 @@ final class NbdServer implements Frontend {
     return connections.size();
   }
 
+  /**
+   * Where it listens, and the URI clients use for the first unix socket:
+   * {@code nbd on unix:/run/jdm/nbd.sock (nbd+unix:///NAME?socket=/run/jdm/nbd.sock)}.
+   */
   @Override
   public String describe() {
-    return "nbd on " + String.join(", ", addresses());
+    String d = "nbd on " + String.join(", ", addresses());
+    for (Listener l : listeners) {
+      Path socket = l.configured().socketPath();
+      if (socket != null) {
+        return d + " (nbd+unix:///NAME?socket=" + socket + ")";
+      }
+    }
+    return d;
   }
 
   @Override

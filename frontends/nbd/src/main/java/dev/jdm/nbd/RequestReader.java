@@ -21,10 +21,13 @@ final class RequestReader {
   static final int WINDOW = 64 * 1024;
 
   private final Transport transport;
-  private final Connection connection;
+  private final Slots slots;
   private final BufferPool pool;
   private final int maxPayload;
+  private final Runnable beforeWait;
   private final InputChunk.ChunkStack chunks;
+  /** Where a quiet connection's next bytes land: a few requests' worth, not a whole chunk. */
+  private final ByteBuffer firstBytes = ByteBuffer.allocateDirect(4096);
   private InputChunk chunk;
   private int rpos;
   private int wpos;
@@ -35,13 +38,18 @@ final class RequestReader {
   private boolean ended;
   private IOException failure;
 
-  RequestReader(Transport transport, Connection connection, BufferPool pool, int maxPayload,
-      int slots) {
+  /**
+   * A reader of requests from {@code transport}; {@code beforeWait} sends the connection's queued
+   * replies when the buffer pool makes the reader wait.
+   */
+  RequestReader(Transport transport, Slots slots, BufferPool pool, int maxPayload,
+      int maxInFlight, Runnable beforeWait) {
     this.transport = transport;
-    this.connection = connection;
+    this.slots = slots;
     this.pool = pool;
     this.maxPayload = maxPayload;
-    this.chunks = new InputChunk.ChunkStack(CHUNK, slots);
+    this.beforeWait = beforeWait;
+    this.chunks = new InputChunk.ChunkStack(pool, CHUNK, maxInFlight, beforeWait);
   }
 
   /** Whether the client sent NBD_CMD_DISC or closed: nothing more will come. */
@@ -56,17 +64,18 @@ final class RequestReader {
 
   /**
    * Blocks until at least one request has arrived and returns every complete one read so far,
-   * linked through {@link RequestSlot#next}; null once the input has ended.
+   * linked through {@link RequestSlot#next}; null once the input has ended, or when a polling
+   * transport got nothing for {@code idleNanos} (then {@link #ended()} is false).
    *
    * A request that leaves the stream unparseable, or a client gone in the middle of one, ends the
    * input; {@link #failure()} then says why.
    */
-  RequestSlot read() {
+  RequestSlot read(long idleNanos) {
     RequestSlot head = null;
     RequestSlot tail = null;
     while (!ended) {
       while (wpos - rpos >= NbdWire.REQUEST_HEADER) {
-        RequestSlot s = connection.takeSlot(head == null);
+        RequestSlot s = slots.take(head == null);
         if (s == null) {
           return head;
         }
@@ -79,7 +88,7 @@ final class RequestReader {
         }
         if (!more) {
           // Requests before a DISC or a broken one were received whole: they still run.
-          connection.giveBack(s);
+          slots.giveBack(s);
           ended = true;
           return head;
         }
@@ -94,7 +103,9 @@ final class RequestReader {
         return head;
       }
       try {
-        fill();
+        if (!fill(idleNanos)) {
+          return null;
+        }
       } catch (IOException e) {
         failure = e;
         ended = true;
@@ -131,10 +142,12 @@ final class RequestReader {
   private void payload(RequestSlot s) throws IOException {
     long len = s.length;
     if (len > maxPayload) {
-      if (len > NbdConfig.PAYLOAD_CEILING) {
+      long limit = NbdConfig.skipLimit(maxPayload);
+      if (len > limit) {
         throw new ProtocolException("WRITE payload of " + len + " bytes is above the "
-            + NbdConfig.PAYLOAD_CEILING + " any server must take; cannot skip it safely");
+            + limit + " this server skips; the length is more likely garbage than data");
       }
+      // Refused, but the stream stays in step: read past the payload, answer EINVAL.
       s.early = IoStatus.EINVAL;
       skip(len);
       return;
@@ -147,7 +160,7 @@ final class RequestReader {
       rpos += n;
       return;
     }
-    ByteBuffer d = pool.take(n);
+    ByteBuffer d = pool.take(n, beforeWait);
     if (d == null) {
       s.early = IoStatus.ENOMEM;
       skip(len);
@@ -177,35 +190,67 @@ final class RequestReader {
       if (n == 0) {
         return;
       }
-      fill();
+      fill(Long.MAX_VALUE);
+      if (ended) {
+        throw new EOFException("client closed in the middle of a WRITE payload");
+      }
     }
   }
 
-  /** Reads more bytes into the chunk; at a clean end of stream marks the input ended. */
-  private void fill() throws IOException {
+  /**
+   * Reads more bytes into the chunk; at a clean end of stream marks the input ended.
+   *
+   * @return false when nothing came for {@code idleNanos} (polling transports only)
+   */
+  private boolean fill(long idleNanos) throws IOException {
+    if (chunk == null) {
+      return first(idleNanos);
+    }
     makeRoom();
     ByteBuffer b = chunk.buffer;
     int want = headerOnly ? NbdWire.REQUEST_HEADER - (wpos - rpos) : WINDOW;
-    headerOnly = false;
     transport.expect(largeLast);
     b.limit(Math.min(b.capacity(), wpos + Math.max(want, 1))).position(wpos);
-    int r = transport.read(b);
+    int r = idleNanos == Long.MAX_VALUE ? transport.read(b) : transport.read(b, idleNanos);
+    if (r == 0) {
+      return false;
+    }
+    headerOnly = false;
     if (r < 0) {
       if (wpos != rpos) {
         throw new EOFException("client closed in the middle of a request");
       }
       ended = true;
-      return;
+      return true;
     }
     wpos += r;
+    return true;
   }
 
-  private void makeRoom() {
-    if (chunk == null) {
-      chunk = chunks.pop();
-      rpos = wpos = 0;
-      return;
+  /**
+   * Waits for the client's next bytes holding no chunk, only {@link #firstBytes}: a quiet
+   * connection costs no buffer. The bytes go into a chunk once they are there.
+   */
+  private boolean first(long idleNanos) throws IOException {
+    firstBytes.clear();
+    int r = idleNanos == Long.MAX_VALUE ? transport.read(firstBytes)
+        : transport.read(firstBytes, idleNanos);
+    if (r == 0) {
+      return false;
     }
+    if (r < 0) {
+      ended = true;
+      return true;
+    }
+    chunk = chunks.pop();
+    chunk.buffer.put(0, firstBytes, 0, r);
+    rpos = 0;
+    wpos = r;
+    headerOnly = false;
+    return true;
+  }
+
+  private void makeRoom() throws IOException {
     if (chunk.buffer.capacity() - wpos >= WINDOW) {
       return;
     }
@@ -224,11 +269,24 @@ final class RequestReader {
     wpos = avail;
   }
 
-  /** Lets go of the current chunk; the reader is done. */
+  /**
+   * The connection goes quiet: the chunk goes back to the pool unless it holds the start of a
+   * request, and so do the free ones, so a quiet connection holds no buffer.
+   */
+  void park() {
+    if (chunk != null && rpos == wpos && chunk.unshared()) {
+      chunk.release();
+      chunk = null;
+    }
+    chunks.drain();
+  }
+
+  /** Lets go of every chunk; the reader is done. */
   void close() {
     if (chunk != null) {
       chunk.release();
       chunk = null;
     }
+    chunks.drain();
   }
 }

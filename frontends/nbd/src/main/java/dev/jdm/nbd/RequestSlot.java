@@ -23,7 +23,7 @@ final class RequestSlot implements IoCompletion, ExtentSink {
   private static final int SUBMITTING = 1;
   private static final int COMPLETED_INLINE = 2;
 
-  final Connection connection;
+  final Commands commands;
   /** This slot's number in its connection, from 0. */
   final int index;
   final IoRequest io = new IoRequest();
@@ -47,8 +47,8 @@ final class RequestSlot implements IoCompletion, ExtentSink {
   int dataOffset;
   /** A status decided while reading (an oversize WRITE whose payload was skipped), else null. */
   IoStatus early;
-  /** Bytes of a long TRIM or WRITE_ZEROES already done; they go to the device in pieces. */
-  long done;
+  /** Where a READ's reply data starts in {@link #data}: later than the data for unaligned reads. */
+  int payloadAt = BufferPool.HEADER_ROOM;
 
   // The reply, one or two buffers.
   final ByteBuffer[] reply = new ByteBuffer[1];
@@ -59,9 +59,10 @@ final class RequestSlot implements IoCompletion, ExtentSink {
   private long pendingBytes;
   private int pendingFlags;
   private long reportLimit;
+  private long skipBytes;
 
-  RequestSlot(Connection connection, int index) {
-    this.connection = connection;
+  RequestSlot(Commands commands, int index) {
+    this.commands = commands;
     this.index = index;
   }
 
@@ -76,7 +77,7 @@ final class RequestSlot implements IoCompletion, ExtentSink {
       chunk = null;
     }
     early = null;
-    done = 0;
+    payloadAt = BufferPool.HEADER_ROOM;
     reply[0] = null;
   }
 
@@ -99,7 +100,7 @@ final class RequestSlot implements IoCompletion, ExtentSink {
 
   @Override
   public void completed(IoRequest r) {
-    connection.completed(this, r.status());
+    commands.completed(this, r.status());
   }
 
   /** Called with the reply encoded: true when the submitter will flush (inline completion). */
@@ -119,7 +120,7 @@ final class RequestSlot implements IoCompletion, ExtentSink {
   /** The reply to a successful READ: its header written in front of the data, one buffer. */
   void replyData(boolean structured) {
     int len = (int) length;
-    int start = BufferPool.HEADER_ROOM;
+    int start = payloadAt;
     ByteBuffer b = data;
     if (structured) {
       start -= NbdWire.CHUNK_HEADER + 8;
@@ -133,7 +134,7 @@ final class RequestSlot implements IoCompletion, ExtentSink {
       start -= NbdWire.SIMPLE_REPLY_HEADER;
       b.putInt(start, NbdWire.SIMPLE_REPLY_MAGIC).putInt(start + 4, 0).putLong(start + 8, cookie);
     }
-    b.limit(BufferPool.HEADER_ROOM + len).position(start);
+    b.limit(payloadAt + len).position(start);
     reply[0] = b;
   }
 
@@ -157,9 +158,11 @@ final class RequestSlot implements IoCompletion, ExtentSink {
 
   /**
    * Starts a block status reply into {@code into} (the head buffer for one extent, a pooled buffer
-   * otherwise); the device then reports through {@link #extent}.
+   * otherwise); the device then reports through {@link #extent}, from {@code skip} bytes before
+   * the asked offset (the start of its block).
    */
-  void beginExtents(ByteBuffer into, int max, long limitBytes) {
+  void beginExtents(ByteBuffer into, int max, long limitBytes, int skip) {
+    skipBytes = skip;
     into.clear().position(NbdWire.CHUNK_HEADER + 4);
     reply[0] = into;
     extents = 0;
@@ -174,6 +177,14 @@ final class RequestSlot implements IoCompletion, ExtentSink {
     int f = ((kernelFlags & ExtentSink.HOLE) != 0 ? NbdWire.STATE_HOLE : 0)
         | ((kernelFlags & ExtentSink.ZERO) != 0 ? NbdWire.STATE_ZERO : 0);
     long bytes = sectors << IoRequest.SECTOR_SHIFT;
+    if (skipBytes > 0) {
+      long k = Math.min(skipBytes, bytes);
+      skipBytes -= k;
+      bytes -= k;
+      if (bytes == 0) {
+        return true;
+      }
+    }
     if (f != pendingFlags && pendingBytes > 0 && !emitPending()) {
       return false;
     }

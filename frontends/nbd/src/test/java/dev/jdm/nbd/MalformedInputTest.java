@@ -442,7 +442,12 @@ class MalformedInputTest {
   void t21_requestsAfterDisconnectAreNotAnswered() throws Exception {
     transmission("disk", false, false);
     c.disconnect();
-    c.request(0, NbdWire.CMD_READ, 1, 0, 512, null);
+    try {
+      c.request(0, NbdWire.CMD_READ, 1, 0, 512, null);
+    } catch (java.io.IOException closedAlready) {
+      // The server may close as soon as it has read the DISC: the request never gets in.
+      return;
+    }
     assertTrue(c.closedByServer(CLOSE_WAIT));
   }
 

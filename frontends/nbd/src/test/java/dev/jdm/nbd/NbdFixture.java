@@ -16,6 +16,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A real device mapper with the real targets of the class path, an NBD server started through its
@@ -86,6 +87,17 @@ final class NbdFixture implements AutoCloseable {
 
   MappedDevice create(String name, String table, boolean readOnly) throws Exception {
     return mapper.create(name, table, readOnly);
+  }
+
+  /** Waits until device {@code name} is gone: a removal waiting for its last user to close it. */
+  void awaitRemoved(String name) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (mapper.find(name).isPresent()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError(name + " still there after 30 s");
+      }
+      Thread.sleep(20);
+    }
   }
 
   /** The libnbd URI of an export. */

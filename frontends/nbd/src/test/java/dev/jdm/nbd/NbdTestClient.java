@@ -64,6 +64,20 @@ final class NbdTestClient implements AutoCloseable {
     return c;
   }
 
+  /**
+   * Connects and enters transmission on {@code export} with NBD_OPT_EXPORT_NAME, as old clients
+   * do: no block sizes agreed on.
+   */
+  static NbdTestClient openByName(String socket, String export) throws IOException {
+    NbdTestClient c = connect(socket);
+    c.greet();
+    c.sendOption(NbdWire.OPT_EXPORT_NAME, export.getBytes(StandardCharsets.UTF_8));
+    ByteBuffer b = c.read(10);
+    c.size = b.getLong();
+    c.transmissionFlags = b.getShort() & 0xffff;
+    return c;
+  }
+
   /** Reads the greeting and answers with fixed newstyle and no zeroes. */
   void greet() throws IOException {
     ByteBuffer g = read(18);

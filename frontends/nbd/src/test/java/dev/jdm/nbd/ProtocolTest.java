@@ -2,9 +2,12 @@ package dev.jdm.nbd;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdm.kernel.DmException;
 import dev.jdm.nbd.NbdTestClient.OptionReply;
 import dev.jdm.nbd.NbdTestClient.Reply;
 import dev.jdm.nbd.protocol.NbdWire;
@@ -172,13 +175,30 @@ class ProtocolTest {
   }
 
   @Test
-  void aRemovedDeviceAnswersEshutdownAndItsIdleClientsAreCutOff() throws Exception {
+  void aConnectedClientHoldsItsDeviceAndForceMakesItsRequestsFail() throws Exception {
+    fx = NbdFixture.start();
+    fx.linear("held", fx.file("held.img", 1 << 20));
+    try (NbdTestClient busy = NbdTestClient.open(fx.socket, "held", false, false);
+        NbdTestClient idle = NbdTestClient.open(fx.socket, "held", true, false)) {
+      assertEquals(0, busy.readAt(0, 512).error());
+      assertEquals(2, fx.mapper.get("held").info().openCount());
+      DmException e = assertThrows(DmException.class, () -> fx.mapper.remove("held", false));
+      assertEquals("held: Device or resource busy: open count 2", e.getMessage());
+      assertFalse(fx.mapper.remove("held", true, false), "removal waits for the clients");
+      assertEquals(NbdWire.EIO, busy.readAt(0, 512).error());
+      assertEquals(NbdWire.EIO, idle.readAt(0, 512).error());
+    }
+    fx.awaitRemoved("held");
+  }
+
+  @Test
+  void clientsOfADeviceRemovedByTheDaemonStoppingGetEshutdownAndAreCutOff() throws Exception {
     fx = NbdFixture.start("jdm.frontends.nbd.shutdown-grace = 1s");
     fx.linear("doomed", fx.file("doomed.img", 1 << 20));
     try (NbdTestClient busy = NbdTestClient.open(fx.socket, "doomed", false, false);
         NbdTestClient idle = NbdTestClient.open(fx.socket, "doomed", true, false)) {
       assertEquals(0, busy.readAt(0, 512).error());
-      fx.mapper.remove("doomed", true);
+      fx.mapper.close();
       assertEquals(NbdWire.ESHUTDOWN, busy.readAt(0, 512).error());
       assertTrue(idle.closedByServer(30), "idle client of a removed device disconnected");
       assertTrue(busy.closedByServer(30), "busy client disconnected after the grace");

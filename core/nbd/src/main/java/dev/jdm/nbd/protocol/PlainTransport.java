@@ -10,11 +10,14 @@ import java.util.function.Consumer;
 /**
  * The socket itself: reads and gathering writes go straight to the channel, without copies.
  *
- * <p>In transmission it can poll: the socket turns non-blocking, and a read that finds nothing
- * while more is expected soon (the rest of a large WRITE, the request after a large one) keeps
- * trying for a few microseconds before it sleeps in a selector. A client sending into a socket
- * whose reader sleeps pays for waking it on every send; one whose reader is awake does not. For
- * small requests polling bought nothing but server CPU, so they sleep at once.
+ * <p>Two modes. Blocking, for the handshake and for a connection waiting on a virtual thread for
+ * its client's next request: a parked virtual thread costs no platform thread. Polling, for the
+ * platform threads that serve requests: the socket turns non-blocking, a read can give up after
+ * an idle time (the connection then goes back to waiting on its virtual thread), and a read that
+ * finds nothing while more is expected soon (the rest of a large WRITE, the request after a large
+ * one) keeps trying for a few microseconds before it sleeps in a selector. A client sending into
+ * a socket whose reader sleeps pays for waking it on every send; one whose reader is awake does
+ * not. For small requests polling bought nothing but server CPU, so they sleep at once.
  */
 public final class PlainTransport implements Transport {
   private static final Consumer<SelectionKey> IGNORE = k -> { };
@@ -25,7 +28,7 @@ public final class PlainTransport implements Transport {
   private Selector readable;
   private Selector writable;
 
-  /** The transport of {@code channel}, blocking until {@link #poll} says otherwise. */
+  /** The transport of {@code channel}, blocking until {@link #polling} says otherwise. */
   public PlainTransport(SocketChannel channel) {
     this.channel = channel;
   }
@@ -35,17 +38,46 @@ public final class PlainTransport implements Transport {
     return channel;
   }
 
-  /** Makes reads poll for {@code nanos} before they sleep; 0 keeps the socket blocking. */
-  public void poll(long nanos) throws IOException {
-    if (nanos <= 0) {
+  @Override
+  public void polling(long spin) throws IOException {
+    if (readable != null) {
       return;
     }
-    spinNanos = nanos;
+    spinNanos = spin;
     readable = Selector.open();
-    writable = Selector.open();
-    channel.configureBlocking(false);
-    channel.register(readable, SelectionKey.OP_READ);
-    channel.register(writable, SelectionKey.OP_WRITE);
+    try {
+      writable = Selector.open();
+      channel.configureBlocking(false);
+      channel.register(readable, SelectionKey.OP_READ);
+      channel.register(writable, SelectionKey.OP_WRITE);
+    } catch (IOException | RuntimeException e) {
+      closeSelectors();
+      throw e;
+    }
+  }
+
+  @Override
+  public void blocking() throws IOException {
+    if (readable == null) {
+      return;
+    }
+    // Closing a selector deregisters the channel from it, which blocking mode needs.
+    closeSelectors();
+    channel.configureBlocking(true);
+  }
+
+  private void closeSelectors() {
+    for (Selector sel : new Selector[] {readable, writable}) {
+      if (sel != null) {
+        try {
+          sel.close();
+        } catch (IOException e) {
+          // nothing left to release
+        }
+      }
+    }
+    readable = null;
+    writable = null;
   }
 
   @Override
@@ -55,8 +87,18 @@ public final class PlainTransport implements Transport {
 
   @Override
   public int read(ByteBuffer dst) throws IOException {
+    return read(dst, 0, false);
+  }
+
+  @Override
+  public int read(ByteBuffer dst, long idleNanos) throws IOException {
+    return read(dst, idleNanos, true);
+  }
+
+  private int read(ByteBuffer dst, long idleNanos, boolean mayIdle) throws IOException {
     int n = channel.read(dst);
-    if (n != 0 || readable == null) {
+    Selector sel = readable;
+    if (n != 0 || sel == null) {
       return n;
     }
     if (soon) {
@@ -69,8 +111,17 @@ public final class PlainTransport implements Transport {
         }
       } while (System.nanoTime() - deadline < 0);
     }
+    long idleEnd = System.nanoTime() + idleNanos;
     while (channel.isOpen()) {
-      readable.select(IGNORE);
+      if (mayIdle) {
+        long left = idleEnd - System.nanoTime();
+        if (left <= 0) {
+          return 0;
+        }
+        sel.select(IGNORE, Math.max(1, left / 1_000_000));
+      } else {
+        sel.select(IGNORE);
+      }
       n = channel.read(dst);
       if (n != 0) {
         return n;
@@ -83,8 +134,9 @@ public final class PlainTransport implements Transport {
   public void write(ByteBuffer[] srcs, int offset, int length) throws IOException {
     int end = offset + length;
     while (offset < end) {
-      if (channel.write(srcs, offset, end - offset) == 0 && writable != null) {
-        writable.select(IGNORE);
+      Selector sel = writable;
+      if (channel.write(srcs, offset, end - offset) == 0 && sel != null) {
+        sel.select(IGNORE);
       }
       while (offset < end && !srcs[offset].hasRemaining()) {
         offset++;
@@ -99,8 +151,9 @@ public final class PlainTransport implements Transport {
     } catch (IOException e) {
       // already closed: reads end anyway
     }
-    if (readable != null) {
-      readable.wakeup();
+    Selector sel = readable;
+    if (sel != null) {
+      sel.wakeup();
     }
   }
 
@@ -116,14 +169,6 @@ public final class PlainTransport implements Transport {
     } catch (IOException e) {
       // nothing left to release
     }
-    for (Selector s : new Selector[] {readable, writable}) {
-      if (s != null) {
-        try {
-          s.close();
-        } catch (IOException e) {
-          // nothing left to release
-        }
-      }
-    }
+    closeSelectors();
   }
 }

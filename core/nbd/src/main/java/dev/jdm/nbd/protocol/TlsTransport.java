@@ -27,6 +27,7 @@ public final class TlsTransport implements Transport {
   private ByteBuffer netIn;
   private ByteBuffer appIn;
   private final ByteBuffer netOut;
+  private final ByteBuffer[] netOutArray;
 
   private TlsTransport(PlainTransport raw, SSLEngine engine) {
     this.raw = raw;
@@ -37,6 +38,7 @@ public final class TlsTransport implements Transport {
     this.appIn = ByteBuffer.allocateDirect(engine.getSession().getApplicationBufferSize());
     this.appIn.flip();
     this.netOut = ByteBuffer.allocateDirect(packet);
+    this.netOutArray = new ByteBuffer[] {netOut};
   }
 
   /** Runs the server side of a TLS handshake on {@code channel}; throws if it fails. */
@@ -76,7 +78,7 @@ public final class TlsTransport implements Transport {
         case NEED_WRAP -> hs = wrapEmpty();
         case NEED_TASK -> hs = runTasks();
         default -> {
-          SSLEngineResult r = unwrap();
+          SSLEngineResult r = unwrap(0, false);
           if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
             throw new EOFException("peer closed during the TLS handshake");
           }
@@ -106,8 +108,11 @@ public final class TlsTransport implements Transport {
     }
   }
 
-  /** Unwraps one record into {@code appIn} (in fill mode), reading from the socket as needed. */
-  private SSLEngineResult unwrap() throws IOException {
+  /**
+   * Unwraps one record into {@code appIn} (in fill mode), reading from the socket as needed;
+   * null when {@code mayIdle} and the socket stayed quiet for {@code idleNanos}.
+   */
+  private SSLEngineResult unwrap(long idleNanos, boolean mayIdle) throws IOException {
     while (true) {
       netIn.flip();
       SSLEngineResult r = engine.unwrap(netIn, appIn);
@@ -120,7 +125,11 @@ public final class TlsTransport implements Transport {
           if (!netIn.hasRemaining()) {
             netIn = grow(netIn, engine.getSession().getPacketBufferSize());
           }
-          if (channel.read(netIn) < 0) {
+          int n = mayIdle ? raw.read(netIn, idleNanos) : raw.read(netIn);
+          if (n == 0) {
+            return null;
+          }
+          if (n < 0) {
             throw new EOFException("connection closed inside a TLS record");
           }
         }
@@ -139,13 +148,25 @@ public final class TlsTransport implements Transport {
 
   @Override
   public int read(ByteBuffer dst) throws IOException {
+    return read(dst, 0, false);
+  }
+
+  @Override
+  public int read(ByteBuffer dst, long idleNanos) throws IOException {
+    return read(dst, idleNanos, true);
+  }
+
+  private int read(ByteBuffer dst, long idleNanos, boolean mayIdle) throws IOException {
     while (!appIn.hasRemaining()) {
       appIn.clear();
       SSLEngineResult r;
       try {
-        r = unwrap();
+        r = unwrap(idleNanos, mayIdle);
       } finally {
         appIn.flip();
+      }
+      if (r == null) {
+        return 0;
       }
       if (r.getStatus() == SSLEngineResult.Status.CLOSED && !appIn.hasRemaining()) {
         return -1;
@@ -189,9 +210,17 @@ public final class TlsTransport implements Transport {
   }
 
   private void writeNet() throws IOException {
-    while (netOut.hasRemaining()) {
-      channel.write(netOut);
-    }
+    raw.write(netOutArray, 0, 1);
+  }
+
+  @Override
+  public void polling(long spinNanos) throws IOException {
+    raw.polling(spinNanos);
+  }
+
+  @Override
+  public void blocking() throws IOException {
+    raw.blocking();
   }
 
   @Override

@@ -6,7 +6,8 @@ import java.nio.ByteBuffer;
 
 /**
  * The byte stream of one NBD connection: the socket itself, or TLS over it after STARTTLS.
- * Blocking. One thread reads while another writes; writes are never concurrent with each other.
+ * One thread reads while another writes; writes are never concurrent with each other. Blocking
+ * until {@link #polling}; modes change only while no other thread uses the transport.
  */
 public interface Transport extends AutoCloseable {
   /** Reads at least one byte into {@code dst}; -1 at the end of the stream. */
@@ -14,6 +15,21 @@ public interface Transport extends AutoCloseable {
 
   /** Writes every remaining byte of {@code srcs[offset .. offset+length)}. */
   void write(ByteBuffer[] srcs, int offset, int length) throws IOException;
+
+  /**
+   * As {@link #read(ByteBuffer)}, but in polling mode returns 0 when nothing came for
+   * {@code idleNanos}; a blocking transport just waits.
+   */
+  int read(ByteBuffer dst, long idleNanos) throws IOException;
+
+  /**
+   * Polling mode, for platform threads: the socket turns non-blocking, reads may give up after an
+   * idle time, and when more is expected soon a read spins {@code spinNanos} before it sleeps.
+   */
+  void polling(long spinNanos) throws IOException;
+
+  /** Blocking mode, for a virtual thread to wait on cheaply; drops what polling needed. */
+  void blocking() throws IOException;
 
   /** Writes every remaining byte of {@code src}. */
   default void write(ByteBuffer src) throws IOException {

@@ -7,8 +7,8 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * One worker's request buffer and the request in it: the header, typed access to the arguments,
- * and the reply builders. Reused for every request the worker reads, so nothing is allocated per
+ * One worker's request buffer and the request in it: the header, the arguments decoded by opcode
+ * ({@link FuseArgs}, checked for length once), and the reply builders. Reused for every request the worker reads, so nothing is allocated per
  * request.
  *
  * <p>Layout of the buffer: the request is read at {@code 4096 - 80}, so that a WRITE's data (after
@@ -43,6 +43,7 @@ public final class FuseRequest {
   private int pid;
   private boolean answered;
   private Object context;
+  private final FuseArgs args;
 
   /**
    * A buffer for requests of up to {@code maxWrite} data bytes on {@code fd}, allocated in
@@ -57,6 +58,7 @@ public final class FuseRequest {
     this.address = buffer.address();
     this.bytes = buffer.asByteBuffer();
     this.errno = LinuxCalls.errnoSlot(arena);
+    this.args = new FuseArgs(buffer, BODY);
   }
 
   private static int roundUp(int n, int to) {
@@ -123,27 +125,17 @@ public final class FuseRequest {
     return length - FuseWire.IN_HEADER;
   }
 
-  /** A u32 argument at {@code offset} from the end of the in-header. */
-  public int argInt(int offset) {
-    return buffer.get(INT, BODY + offset);
+  /** The request's arguments, decoded by opcode; read only after {@link #fit()} said yes. */
+  public FuseArgs args() {
+    return args;
   }
 
-  /** A u64 argument at {@code offset} from the end of the in-header. */
-  public long argLong(int offset) {
-    return buffer.get(LONG, BODY + offset);
-  }
-
-  /** The NUL-terminated name at {@code offset} from the end of the in-header. */
-  public String argName(int offset) {
-    int start = BODY + offset;
-    int end = start;
-    int limit = IN_START + length;
-    while (end < limit && buffer.get(ValueLayout.JAVA_BYTE, end) != 0) {
-      end++;
-    }
-    byte[] name = new byte[end - start];
-    MemorySegment.copy(buffer, ValueLayout.JAVA_BYTE, start, name, 0, name.length);
-    return new String(name, StandardCharsets.UTF_8);
+  /**
+   * Checks the arguments against what the opcode needs (its input struct, a WRITE's data, a
+   * LOOKUP's NUL): null when they fit, else what is wrong. Called once, before any handler.
+   */
+  String fit() {
+    return args.fit(opcode, argumentLength());
   }
 
   /** The whole buffer as a ByteBuffer, for I/O straight into and out of it. */
@@ -228,7 +220,8 @@ public final class FuseRequest {
     send(0, 0);
   }
 
-  private void send(int error, int bodyLength) {
+  /** @return whether the kernel took the reply (false: the request was interrupted meanwhile) */
+  private boolean send(int error, int bodyLength) {
     int header = outBody - FuseWire.OUT_HEADER;
     int total = FuseWire.OUT_HEADER + bodyLength;
     buffer.set(INT, header + FuseWire.OUT_LEN, total);
@@ -241,6 +234,7 @@ public final class FuseRequest {
       throw new IllegalStateException("reply to " + FuseWire.opName(opcode) + " failed: "
           + LinuxCalls.describe((int) -n));
     }
+    return n >= 0;
   }
 
   // ------------------------------------------------------------ typed replies
@@ -284,12 +278,17 @@ public final class FuseRequest {
     reply(FuseWire.ATTR_OUT_SIZE);
   }
 
-  /** Answers OPEN and OPENDIR with a handle and FOPEN_* flags. */
-  public void replyOpen(long fh, int openFlags) {
+  /**
+   * Answers OPEN and OPENDIR with a handle and FOPEN_* flags.
+   *
+   * @return whether the kernel took it; if not, the opener was interrupted and the handle will
+   *     never be used or released
+   */
+  public boolean replyOpen(long fh, int openFlags) {
     clearOut(FuseWire.OPEN_OUT_SIZE);
     outLong(0, fh);
     outInt(8, openFlags);
-    reply(FuseWire.OPEN_OUT_SIZE);
+    return send(0, FuseWire.OPEN_OUT_SIZE);
   }
 
   /** Answers WRITE with the count of bytes written. */

@@ -187,6 +187,15 @@ public final class FuseSession implements AutoCloseable {
         }
         continue;
       }
+      String wrong = r.fit();
+      if (wrong != null) {
+        // go-fuse's "short read": a request too short for its opcode is refused, never decoded.
+        LOG.warn("fuse {}: {} refused: {}", mountPoint, FuseWire.opName(r.opcode()), wrong);
+        if (r.opcode() != FuseWire.FORGET && r.opcode() != FuseWire.BATCH_FORGET) {
+          r.replyError(Errno.EIO);
+        }
+        continue;
+      }
       inFlight.set(index, r.unique());
       try {
         handle(r);
@@ -213,40 +222,42 @@ public final class FuseSession implements AutoCloseable {
 
   private void handle(FuseRequest r) {
     long node = r.nodeId();
+    FuseArgs a = r.args();
     switch (r.opcode()) {
       case FuseWire.INIT -> init(r);
       case FuseWire.INTERRUPT -> interrupt(r);
       case FuseWire.FORGET -> {
         r.noReply();
-        fs.forget(node, r.argLong(0));
+        fs.forget(node, a.forgetLookups());
       }
       case FuseWire.BATCH_FORGET -> {
         r.noReply();
-        int count = r.argInt(0);
-        for (int i = 0; i < count && 8 + 16 * i + 16 <= r.argumentLength(); i++) {
-          fs.forget(r.argLong(8 + 16 * i), r.argLong(16 + 16 * i));
+        for (int i = 0; i < a.batchCount(); i++) {
+          fs.forget(a.forgetNode(i), a.forgetCount(i));
         }
       }
       case FuseWire.DESTROY -> r.replyOk();
-      case FuseWire.LOOKUP -> fs.lookup(r, node, r.argName(0));
+      case FuseWire.LOOKUP -> fs.lookup(r, node, a.name());
       case FuseWire.GETATTR -> fs.getattr(r, node);
-      case FuseWire.SETATTR -> fs.setattr(r, node, r.argInt(0), r.argLong(16), r.argInt(68));
-      case FuseWire.OPEN -> fs.open(r, node, r.argInt(0));
-      case FuseWire.READ -> fs.read(r, node, r.argLong(0), r.argLong(8), r.argInt(16));
-      case FuseWire.WRITE ->
-          fs.write(r, node, r.argLong(0), r.argLong(8), r.argInt(16), r.argInt(32));
-      case FuseWire.FLUSH -> fs.flush(r, node, r.argLong(0));
+      case FuseWire.SETATTR ->
+          fs.setattr(r, node, a.setattr().valid(), a.setattr().size(), a.setattr().mode());
+      case FuseWire.OPEN -> fs.open(r, node, a.openFlags());
+      case FuseWire.READ -> fs.read(r, node, a.read().fh(), a.read().offset(), a.read().size());
+      case FuseWire.WRITE -> fs.write(r, node, a.write().fh(), a.write().offset(),
+          a.write().size(), a.write().fileFlags());
+      case FuseWire.FLUSH -> fs.flush(r, node, a.fh());
       case FuseWire.FSYNC ->
-          fs.fsync(r, node, r.argLong(0), (r.argInt(8) & FuseWire.FSYNC_FDATASYNC) != 0);
-      case FuseWire.RELEASE -> fs.release(r, node, r.argLong(0));
+          fs.fsync(r, node, a.fh(), (a.fsyncFlags() & FuseWire.FSYNC_FDATASYNC) != 0);
+      case FuseWire.RELEASE -> fs.release(r, node, a.fh());
       case FuseWire.OPENDIR -> fs.opendir(r, node);
-      case FuseWire.READDIR -> fs.readdir(r, node, r.argLong(0), r.argLong(8), r.argInt(16));
-      case FuseWire.RELEASEDIR -> fs.releasedir(r, node, r.argLong(0));
+      case FuseWire.READDIR ->
+          fs.readdir(r, node, a.read().fh(), a.read().offset(), a.read().size());
+      case FuseWire.RELEASEDIR -> fs.releasedir(r, node, a.fh());
       case FuseWire.FSYNCDIR -> r.replyOk();
       case FuseWire.STATFS -> fs.statfs(r);
-      case FuseWire.FALLOCATE ->
-          fs.fallocate(r, node, r.argLong(0), r.argLong(8), r.argLong(16), r.argInt(24));
-      case FuseWire.LSEEK -> fs.lseek(r, node, r.argLong(0), r.argLong(8), r.argInt(16));
+      case FuseWire.FALLOCATE -> fs.fallocate(r, node, a.fh(), a.rangeOffset(),
+          a.fallocateLength(), a.fallocateMode());
+      case FuseWire.LSEEK -> fs.lseek(r, node, a.fh(), a.rangeOffset(), a.whence());
       case FuseWire.CREATE, FuseWire.MKNOD, FuseWire.MKDIR, FuseWire.SYMLINK, FuseWire.LINK,
           FuseWire.UNLINK, FuseWire.RMDIR, FuseWire.RENAME, FuseWire.RENAME2, FuseWire.TMPFILE ->
           fs.changeNames(r);
@@ -259,12 +270,13 @@ public final class FuseSession implements AutoCloseable {
    * offers, and request sizes of {@code maxWrite}.
    */
   private void init(FuseRequest r) {
-    int major = r.argInt(0);
-    int minor = r.argInt(4);
-    int readahead = r.argInt(8);
-    long offered = r.argInt(12) & 0xffffffffL;
+    FuseArgs.Init in = r.args().init();
+    int major = in.major();
+    int minor = in.minor();
+    int readahead = in.maxReadahead();
+    long offered = in.flags() & 0xffffffffL;
     if ((offered & FuseWire.INIT_EXT) != 0) {
-      offered |= (r.argInt(16) & 0xffffffffL) << 32;
+      offered |= (in.flags2() & 0xffffffffL) << 32;
     }
     if (major > FuseWire.KERNEL_VERSION) {
       // The kernel then sends INIT again, in our major version.
@@ -317,7 +329,7 @@ public final class FuseSession implements AutoCloseable {
    */
   private void interrupt(FuseRequest r) {
     interrupts.incrementAndGet();
-    long target = r.argLong(0);
+    long target = r.args().interrupted();
     for (int i = 0; i < inFlight.length(); i++) {
       if (inFlight.get(i) == target) {
         r.noReply();
