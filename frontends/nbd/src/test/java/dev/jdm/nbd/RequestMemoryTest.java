@@ -51,7 +51,7 @@ class RequestMemoryTest {
           }
         }
         String out = fx.ok(List.of("fio", "--name=big", "--ioengine=nbd", "--uri=" + fx.uri("big"),
-            "--rw=randrw", "--bs=32M", "--iodepth=4", "--numjobs=8", "--size=512M",
+            "--rw=randrw", "--bs=32M", "--iodepth=4", "--numjobs=8", "--size=256M",
             "--group_reporting", "--randrepeat=0"), 500);
         assertTrue(out.contains("err= 0"), out);
       } finally {
